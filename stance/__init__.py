@@ -1,0 +1,2 @@
+"""Stance classification toolkit."""
+__version__ = "0.1.0"

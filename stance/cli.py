@@ -1,0 +1,208 @@
+"""The ``stance`` command. Thin: it parses arguments, calls library functions and prints.
+
+A user's mistake (missing file, bad label, unknown column ...) is one line on stderr and
+exit status 2; ``stance annotations validate`` exits 1 when it finds problems.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from stance.errors import StanceError
+
+DEFAULT_SEEDS = "seeds"
+DEFAULT_STATEMENTS = "annotations/statements.jsonl"
+DEFAULT_GOLD = "annotations/gold.jsonl"
+DEFAULT_PASS_A = "annotations/passes/annotator-a.jsonl"
+DEFAULT_PASS_B = "annotations/passes/annotator-b.jsonl"
+DEFAULT_DECISIONS = "annotations/adjudication.csv"
+DEFAULT_DATASHEET = "annotations/README.md"
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def user_errors(func):
+    """Turn a StanceError into one line on stderr and exit status 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except StanceError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="stance")
+def main() -> None:
+    """Stance classification: annotate statements, train and compare classifiers, predict."""
+
+
+# --------------------------------------------------------------------------- corpus
+@main.group()
+def corpus() -> None:
+    """Extract statements from source articles and report on the labelled corpus."""
+
+
+@corpus.command("extract")
+@click.option("--seeds", "seeds_dir", default=DEFAULT_SEEDS, show_default=True, help="Folder of *.txt articles.")
+@click.option("--out", default=DEFAULT_STATEMENTS, show_default=True, help="Statements JSONL to write.")
+@user_errors
+def corpus_extract(seeds_dir: str, out: str) -> None:
+    """Split the articles into statements with ids and exact character spans."""
+    from stance.corpus import extract, write_statements
+
+    records = extract(seeds_dir)
+    changed = write_statements(records, out)
+    documents = len({r["document"] for r in records})
+    click.echo(f"{len(records)} statements from {documents} articles -> {out} ({'written' if changed else 'unchanged'})")
+
+
+@corpus.command("report")
+@click.option("--gold", default=DEFAULT_GOLD, show_default=True, help="Annotation records to report on.")
+@click.option("--by", default="document", show_default=True, help="Field to break the counts down by.")
+@user_errors
+def corpus_report(gold: str, by: str) -> None:
+    """Print the label distribution per document (or per holder, annotator ...)."""
+    from stance.annotations import read_records
+    from stance.report import label_distribution_table
+
+    records = read_records(gold)
+    if any(by not in r for r in records):
+        raise StanceError(f"unknown field '{by}'", path=gold)
+    console = _console()
+    console.print(label_distribution_table(records, by, title=f"Labels per {by} in {gold}"))
+
+
+# --------------------------------------------------------------------------- annotations
+@main.group()
+def annotations() -> None:
+    """Import, validate, compare and adjudicate annotation passes."""
+
+
+@annotations.command("import")
+@click.argument("sheet")
+@click.option("--annotator", required=True, help="Name recorded in every record.")
+@click.option("--out", required=True, help="Records JSONL to write.")
+@click.option("--statements", default=DEFAULT_STATEMENTS, show_default=True)
+@user_errors
+def annotations_import(sheet: str, annotator: str, out: str, statements: str) -> None:
+    """Join a label sheet (CSV or JSONL: id, label, holder, rationale) with the statements."""
+    from stance.annotations import import_sheet, write_records
+    from stance.io import iter_jsonl
+
+    rows = []
+    for line, row in iter_jsonl(statements):
+        if isinstance(row, StanceError):
+            raise row
+        rows.append(row)
+    records = import_sheet(sheet, rows, annotator)
+    write_records(records, out)
+    click.echo(f"{len(records)} records by {annotator} -> {out}")
+
+
+@annotations.command("validate")
+@click.argument("files", nargs=-1)
+@click.option("--seeds", "seeds_dir", default=DEFAULT_SEEDS, show_default=True)
+@user_errors
+def annotations_validate(files: tuple[str, ...], seeds_dir: str) -> None:
+    """Check records: schema, unique ids, labels, spans against the seeds, duplicates.
+
+    With no FILES: the gold file and every pass in annotations/passes/.
+    """
+    from stance.annotations import validate_file
+
+    paths = list(files) or [DEFAULT_GOLD, *sorted(str(p) for p in Path("annotations/passes").glob("*.jsonl"))]
+    problems = [p for path in paths for p in validate_file(path, seeds_dir)]
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} problems in {len({p.path for p in problems})} of {len(paths)} files", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {len(paths)} files valid")
+
+
+@annotations.command("agreement")
+@click.argument("first", default=DEFAULT_PASS_A)
+@click.argument("second", default=DEFAULT_PASS_B)
+@user_errors
+def annotations_agreement(first: str, second: str) -> None:
+    """Cohen's kappa, Krippendorff's alpha and the confusion table between two passes."""
+    from stance.agreement import agreement
+    from stance.annotations import read_records
+    from stance.report import agreement_table
+
+    a, b = read_records(first), read_records(second)
+    try:
+        result = agreement(a, b)
+    except ValueError as exc:
+        raise StanceError(str(exc)) from None
+    console = _console()
+    console.print(
+        f"n={result.n}  observed agreement={result.observed:.3f}  "
+        f"Cohen's kappa={result.cohen_kappa:.3f}  Krippendorff's alpha={result.krippendorff_alpha:.3f}"
+    )
+    if result.only_a or result.only_b:
+        console.print(f"not paired: {result.only_a} only in {first}, {result.only_b} only in {second}")
+    console.print(agreement_table(result, a[0]["annotator"], b[0]["annotator"]))
+
+
+@annotations.command("adjudicate")
+@click.option("--first", default=DEFAULT_PASS_A, show_default=True)
+@click.option("--second", default=DEFAULT_PASS_B, show_default=True)
+@click.option("--decisions", default=DEFAULT_DECISIONS, show_default=True,
+              help="Sheet of decisions: id, label, holder, note.")
+@click.option("--out", default=DEFAULT_GOLD, show_default=True)
+@click.option("--list", "list_only", is_flag=True, help="Only list the disagreements to decide.")
+@user_errors
+def annotations_adjudicate(first: str, second: str, decisions: str, out: str, list_only: bool) -> None:
+    """Write the gold file: agreed labels, and each disagreement settled by a decision."""
+    from stance.annotations import adjudicate, disagreements, read_records, write_records
+
+    a, b = read_records(first), read_records(second)
+    if list_only:
+        for ra, rb in disagreements(a, b):
+            click.echo(f"{ra['id']}\t{ra['label']}\t{rb['label']}\t{ra['text']}")
+        return
+    gold = adjudicate(a, b, decisions)
+    changed = write_records(gold, out)
+    settled = sum("adjudication" in r for r in gold)
+    click.echo(f"{len(gold)} gold records ({settled} adjudicated) -> {out} ({'written' if changed else 'unchanged'})")
+
+
+@annotations.command("datasheet")
+@click.option("--out", default=DEFAULT_DATASHEET, show_default=True)
+@click.option("--check", is_flag=True, help="Exit 1 if the datasheet's generated part is out of date.")
+@user_errors
+def annotations_datasheet(out: str, check: bool) -> None:
+    """Regenerate the figures of the datasheet (counts, agreement) from the annotation files."""
+    from stance.report import render_datasheet
+
+    from stance.io import atomic_write_text, read_text
+
+    current = read_text(out, "datasheet")
+    updated = render_datasheet(current, gold=DEFAULT_GOLD, first=DEFAULT_PASS_A, second=DEFAULT_PASS_B,
+                               guidelines="annotations/GUIDELINES.md")
+    if check:
+        if updated != current:
+            click.echo(f"{out} is out of date: run 'stance annotations datasheet'", err=True)
+            sys.exit(1)
+        click.echo(f"{out} is up to date")
+        return
+    atomic_write_text(out, updated)
+    click.echo(f"{out} {'updated' if updated != current else 'unchanged'}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,260 @@
+"""Load any stance corpus into a ``datasets.DatasetDict`` with one schema.
+
+Every split has the columns ``id``, ``text``, ``target``, ``label`` (a ``ClassLabel`` over
+:data:`stance.labels.LABELS`), ``group`` (the source document, used by grouped splitters)
+and ``holder`` (empty where a corpus does not record it).
+
+Three formats are read:
+
+* ``annotations``: the project's JSONL records (see :mod:`stance.annotations`);
+* ``table``: any CSV or JSONL file with a text and a label column (label names mapped onto
+  support/oppose/neutral through ``label_map``);
+* ``tweeteval``: the TweetEval stance folder layout (``<target>/{split}_text.txt`` and
+  ``{split}_labels.txt``), with its fixed train/validation/test splits.
+
+A corpus without fixed splits comes back as a single ``train`` split.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stance.errors import StanceError
+from stance.io import read_text
+from stance.labels import LABELS
+
+COLUMNS = ("id", "text", "target", "label", "group", "holder")
+
+#: TweetEval's label names, mapped onto ours.
+TWEETEVAL_LABELS = {"favor": "support", "against": "oppose", "none": "neutral"}
+#: TweetEval's split file prefixes -> our split names.
+TWEETEVAL_SPLITS = {"train": "train", "val": "validation", "test": "test"}
+
+
+def features():
+    """The ``datasets.Features`` shared by every corpus."""
+    from datasets import ClassLabel, Features, Value
+
+    return Features(
+        {
+            "id": Value("string"),
+            "text": Value("string"),
+            "target": Value("string"),
+            "label": ClassLabel(names=list(LABELS)),
+            "group": Value("string"),
+            "holder": Value("string"),
+        }
+    )
+
+
+def _to_dataset(rows: list[dict[str, Any]]):
+    from datasets import Dataset
+
+    columns = {name: [row[name] for row in rows] for name in COLUMNS}
+    columns["label"] = [LABELS.index(label) for label in columns["label"]]
+    return Dataset.from_dict(columns, features=features())
+
+
+def _dataset_dict(splits: Mapping[str, list[dict[str, Any]]]):
+    from datasets import DatasetDict
+
+    return DatasetDict({name: _to_dataset(rows) for name, rows in splits.items()})
+
+
+def load_annotations(path: str | Path):
+    """The project's annotation records (``annotations/gold.jsonl``) as a single ``train`` split."""
+    from stance.annotations import read_records
+
+    rows = [
+        {"id": r["id"], "text": r["text"], "target": r["target"], "label": r["label"],
+         "group": r["document"], "holder": r["holder"]}
+        for r in read_records(path)
+    ]
+    return _dataset_dict({"train": rows})
+
+
+def _map_label(raw: Any, label_map: Mapping[str, str], path: Path, line: int) -> str:
+    key = str(raw).strip()
+    if key in label_map:
+        mapped = label_map[key]
+    elif key.casefold() in {k.casefold() for k in label_map}:
+        mapped = next(v for k, v in label_map.items() if k.casefold() == key.casefold())
+    else:
+        raise StanceError(f"unknown label '{key}' (known: {', '.join(map(str, label_map))})", path=path, line=line)
+    if mapped not in LABELS:
+        raise StanceError(f"label_map sends '{key}' to '{mapped}', which is not one of {', '.join(LABELS)}")
+    return mapped
+
+
+def _table_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names and ``(line, row)`` pairs of a CSV (header line 1) or JSONL file."""
+    text = read_text(path, "data file")
+    if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
+        rows, names = [], []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise StanceError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
+            if not isinstance(row, dict):
+                raise StanceError("expected a JSON object", path=path, line=number)
+            names.extend(k for k in row if k not in names)
+            rows.append((number, row))
+        return names, rows
+    if path.suffix.lower() not in {".csv", ".tsv"}:
+        raise StanceError("unsupported file type (expected .csv, .tsv or .jsonl)", path=path)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    names = list(reader.fieldnames or [])
+    # the reader's line_num counts physical lines, so quoted newlines keep line numbers true
+    rows = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise StanceError(f"malformed CSV ({exc})", path=path, line=reader.line_num) from None
+        rows.append((reader.line_num, row))
+    return names, rows
+
+
+def load_table(
+    path: str | Path,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    label_map: Mapping[str, str] | None = None,
+    target_column: str | None = None,
+    target: str | None = None,
+    id_column: str | None = None,
+    group_column: str | None = None,
+    holder_column: str | None = None,
+    split_column: str | None = None,
+):
+    """A CSV/TSV/JSONL file with a text and a label column.
+
+    ``label_map`` maps the file's label names onto support/oppose/neutral (default: the
+    names themselves, case-insensitively). The target comes from ``target_column`` or,
+    for a single-target file, from ``target``. Without ``group_column`` every row is its own
+    group; without ``split_column`` all rows form the ``train`` split.
+    """
+    path = Path(path)
+    label_map = dict(label_map) if label_map is not None else {name: name for name in LABELS}
+    names, rows = _table_rows(path)
+    required = [text_column, label_column] + [c for c in (target_column, id_column, group_column,
+                                                          holder_column, split_column) if c]
+    for column in required:
+        if column not in names:
+            raise StanceError(f"missing column '{column}' (columns: {', '.join(names) or 'none'})", path=path)
+    if target_column is None and target is None:
+        raise StanceError("no target: give target_column or target", path=path)
+    splits: dict[str, list[dict[str, Any]]] = {}
+    for number, row in rows:
+        text = row.get(text_column)
+        if not isinstance(text, str) or not text.strip():
+            raise StanceError(f"empty or missing '{text_column}'", path=path, line=number)
+        row_id = str(row[id_column]) if id_column else f"{path.stem}:{number}"
+        record = {
+            "id": row_id,
+            "text": text,
+            "target": str(row[target_column]) if target_column else str(target),
+            "label": _map_label(row.get(label_column), label_map, path, number),
+            "group": str(row[group_column]) if group_column else row_id,
+            "holder": str(row[holder_column]) if holder_column else "",
+        }
+        splits.setdefault(str(row[split_column]) if split_column else "train", []).append(record)
+    if not splits:
+        raise StanceError("no rows", path=path)
+    return _dataset_dict(splits)
+
+
+def _tweeteval_mapping(root: Path) -> dict[str, str]:
+    mapping_path = root / "mapping.txt"
+    if not mapping_path.is_file():
+        return {"0": "neutral", "1": "oppose", "2": "support"}
+    mapping = {}
+    for number, line in enumerate(read_text(mapping_path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[1].lower() not in TWEETEVAL_LABELS:
+            raise StanceError(f"expected '<id> <none|against|favor>', got '{line.strip()}'", path=mapping_path,
+                              line=number)
+        mapping[parts[0]] = TWEETEVAL_LABELS[parts[1].lower()]
+    return mapping
+
+
+def load_tweeteval(path: str | Path, targets: list[str] | None = None):
+    """The TweetEval stance folder: fixed train/validation/test splits, target = folder name."""
+    root = Path(path)
+    if not root.is_dir():
+        raise StanceError("TweetEval stance folder not found", path=root)
+    available = sorted(p.name for p in root.iterdir() if (p / "train_text.txt").is_file())
+    if not available:
+        raise StanceError("no '<target>/train_text.txt' inside: not a TweetEval stance folder", path=root)
+    chosen = list(targets) if targets else available
+    for name in chosen:
+        if name not in available:
+            raise StanceError(f"unknown target '{name}' (available: {', '.join(available)})", path=root)
+    mapping = _tweeteval_mapping(root)
+    splits: dict[str, list[dict[str, Any]]] = {}
+    for prefix, split in TWEETEVAL_SPLITS.items():
+        for name in chosen:
+            text_path = root / name / f"{prefix}_text.txt"
+            label_path = root / name / f"{prefix}_labels.txt"
+            texts = read_text(text_path, "TweetEval text file").splitlines()
+            labels = read_text(label_path, "TweetEval label file").splitlines()
+            if len(texts) != len(labels):
+                raise StanceError(f"{len(texts)} tweets but {len(labels)} labels in {label_path.name}",
+                                  path=text_path)
+            for number, (text, raw) in enumerate(zip(texts, labels), start=1):
+                row_id = f"{name}/{prefix}/{number}"
+                splits.setdefault(split, []).append(
+                    {"id": row_id, "text": text.strip(), "target": name,
+                     "label": _map_label(raw, mapping, label_path, number), "group": row_id, "holder": ""}
+                )
+    return _dataset_dict(splits)
+
+
+FORMATS = {"annotations": load_annotations, "table": load_table, "tweeteval": load_tweeteval}
+
+
+def detect_format(path: str | Path) -> str:
+    """Guess the format: a folder is TweetEval; a JSONL file of full records is annotations."""
+    path = Path(path)
+    if path.is_dir():
+        return "tweeteval"
+    if path.suffix.lower() == ".jsonl" and path.is_file():
+        first = next((line for line in read_text(path).splitlines() if line.strip()), "")
+        try:
+            record = json.loads(first)
+        except json.JSONDecodeError:
+            return "table"
+        if isinstance(record, dict) and {"document", "start", "end", "holder"} <= record.keys():
+            return "annotations"
+    return "table"
+
+
+def load_corpus(path: str | Path, format: str = "auto", **options: Any):
+    """Load a stance corpus in any supported format (see the module docstring).
+
+    ``options`` go to the format's loader (e.g. ``label_map`` and column names for tables,
+    ``targets`` for TweetEval).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise StanceError("corpus not found", path=path)
+    fmt = detect_format(path) if format == "auto" else format
+    if fmt not in FORMATS:
+        raise StanceError(f"unknown corpus format '{fmt}' (expected one of: auto, {', '.join(FORMATS)})")
+    try:
+        return FORMATS[fmt](path, **options)
+    except TypeError as exc:  # an option this format does not take
+        raise StanceError(f"format '{fmt}': {exc}") from None

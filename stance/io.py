@@ -1,0 +1,72 @@
+"""Small file helpers: atomic writes and line-numbered JSONL reading."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from stance.errors import StanceError
+
+
+def atomic_write_text(path: str | Path, text: str) -> bool:
+    """Write ``text`` to ``path`` through a temporary file and a rename.
+
+    A reader never sees a half-written file. Returns False (and leaves the file, its
+    timestamp included, untouched) when the content is already identical.
+    """
+    path = Path(path)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def dumps_jsonl(records: list[dict[str, Any]]) -> str:
+    """One compact JSON object a line, keys in insertion order, UTF-8 kept readable."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """Read a UTF-8 text file, turning a missing or undecodable file into a StanceError."""
+    path = Path(path)
+    if not path.is_file():
+        raise StanceError(f"{what} not found", path=path)
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StanceError("not valid UTF-8", path=path, line=line) from None
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | StanceError]]:
+    """Yield ``(line_number, record)`` for each non-blank line of a JSONL file.
+
+    A line that is not a JSON object yields a StanceError instead of a record, so that a
+    validator can report every bad line rather than stopping at the first.
+    """
+    text = read_text(path, "JSONL file")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, StanceError(f"invalid JSON ({exc.msg}; truncated line?)", path=path, line=number)
+            continue
+        if not isinstance(record, dict):
+            yield number, StanceError("expected a JSON object", path=path, line=number)
+            continue
+        yield number, record
