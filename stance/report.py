@@ -84,6 +84,8 @@ def datasheet_section(gold: list[dict], first: list[dict], second: list[dict], g
     quoted = _quoted_in(guidelines, first)
     unquoted = agreement([r for r in first if r["id"] not in quoted], [r for r in second if r["id"] not in quoted])
     adjudicated = sum("adjudication" in r for r in gold)
+    b_holder = {r["id"]: r["holder"] for r in second}
+    same_holder = sum(r["holder"].casefold() == b_holder.get(r["id"], "").casefold() for r in first)
     conf_rows = [[lab, *map(str, row)] for lab, row in zip(result.labels, result.confusion)]
     holder_header, holder_rows = _rows(gold, "holder")
     holder_rows = sorted(holder_rows[:-1], key=lambda r: (-int(r[-1]), r[0])) + holder_rows[-1:]
@@ -101,6 +103,7 @@ def datasheet_section(gold: list[dict], first: list[dict], second: list[dict], g
         f"### Agreement before adjudication ({names[0]} vs {names[1]})",
         "",
         *_agreement_lines(result),
+        f"- same holder (case-insensitive): {same_holder} of {result.n}",
         "",
         f"Confusion table (rows: {names[0]}, columns: {names[1]}):",
         "",
@@ -111,7 +114,7 @@ def datasheet_section(gold: list[dict], first: list[dict], second: list[dict], g
         "",
         *_agreement_lines(unquoted)[1:],
         "",
-        f"### Adjudication",
+        "### Adjudication",
         "",
         f"- disagreements adjudicated into the gold labels: {adjudicated} "
         f"(decisions with notes in `adjudication.csv`)",

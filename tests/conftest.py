@@ -1,0 +1,109 @@
+"""Shared fixtures: the project's real files and a tiny corpus built per test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+TINY_ARTICLES = {
+    "a_first": (
+        "# Paris Ready to Send Troops\n\n"
+        "By Jane Doe\n\n"
+        "France said on Monday it was ready to send troops to Ukraine. "
+        "\"We will not stand aside. Our soldiers can go,\" Dr. Martin said.\n\n"
+        "Russia rejected the idea of European troops in Ukraine as unacceptable.\n\n"
+        "Leave A Comment\n"
+    ),
+    "b_second": (
+        "Moscow Says No\n"
+        "The Kremlin warned that foreign forces in Ukraine would be a direct threat.\n"
+        "\"We will not stand aside. Our soldiers can go,\" the French minister had said.\n"
+        "Talks on a ceasefire continue in Riyadh.\n"
+        "Original url:\n"
+        "<https://example.org/b>\n"
+    ),
+    "c_third": (
+        "Berlin Stays Out\n"
+        "Germany said it would not send its own soldiers.\n"
+        "The U.S. said sanctions would remain in place.\n"
+    ),
+}
+#: Hand labels of the tiny corpus, by text (as a test annotator would write them).
+TINY_LABELS = {
+    "Paris Ready to Send Troops": ("support", "France"),
+    "France said on Monday it was ready to send troops to Ukraine.": ("support", "France"),
+    "\"We will not stand aside. Our soldiers can go,\" Dr. Martin said.": ("support", "Dr. Martin"),
+    "Russia rejected the idea of European troops in Ukraine as unacceptable.": ("oppose", "Russia"),
+    "Moscow Says No": ("oppose", "Russia"),
+    "The Kremlin warned that foreign forces in Ukraine would be a direct threat.": ("oppose", "Kremlin"),
+    "\"We will not stand aside. Our soldiers can go,\" the French minister had said.": ("support", "France"),
+    "Talks on a ceasefire continue in Riyadh.": ("neutral", "author"),
+    "Berlin Stays Out": ("neutral", "Germany"),
+    "Germany said it would not send its own soldiers.": ("neutral", "Germany"),
+    "The U.S. said sanctions would remain in place.": ("neutral", "United States"),
+}
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not (SHARED / "seeds").is_dir():
+        pytest.skip("the shared folder is not beside the project")
+    return SHARED
+
+
+@pytest.fixture
+def tiny_seeds(tmp_path: Path) -> Path:
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    for name, text in TINY_ARTICLES.items():
+        (seeds / f"{name}.txt").write_text(text, encoding="utf-8")
+    return seeds
+
+
+@pytest.fixture
+def tiny_gold(tiny_seeds: Path) -> Path:
+    """Annotation records for the tiny corpus, made through the real extraction."""
+    from stance.corpus import extract
+
+    records = []
+    for statement in extract(tiny_seeds):
+        label, holder = TINY_LABELS[statement["text"]]
+        records.append({**statement, "label": label, "holder": holder, "annotator": "test",
+                        "rationale": "fixture"})
+    path = tiny_seeds.parent / "gold.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's seeds and annotations, for tests that run commands in place."""
+    dest = tmp_path / "project"
+    for name in ("seeds", "annotations"):
+        shutil.copytree(ROOT / name, dest / name)
+    return dest
+
+
+@pytest.fixture
+def tiny_tweeteval(tmp_path: Path) -> Path:
+    """A TweetEval-style folder: two targets, 3/1/2 tweets in train/val/test, labels 0,1,2,..."""
+    root = tmp_path / "tweeteval"
+    root.mkdir()
+    (root / "mapping.txt").write_text("0\tnone\n1\tagainst\n2\tfavor")
+    for target in ("abortion", "climate"):
+        (root / target).mkdir()
+        for split, n in {"train": 3, "val": 1, "test": 2}.items():
+            (root / target / f"{split}_text.txt").write_text("".join(f"{target} tweet {i} \n" for i in range(n)))
+            (root / target / f"{split}_labels.txt").write_text("".join(f"{i % 3}\n" for i in range(n)))
+    return root
