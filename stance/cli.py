@@ -204,5 +204,15 @@ def annotations_datasheet(out: str, check: bool) -> None:
     click.echo(f"{out} {'updated' if updated != current else 'unchanged'}")
 
 
+@main.command("train", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                        "help_option_names": []})
+@click.argument("overrides", nargs=-1, type=click.UNPROCESSED)
+def train_command(overrides: tuple[str, ...]) -> None:
+    """Train and cross-validate models (Hydra app: OVERRIDES such as model=finetune, -m, --help)."""
+    from stance.train import main as hydra_main
+
+    hydra_main(list(overrides))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,37 @@ def render_datasheet(current: str, *, gold: str, first: str, second: str, guidel
                                 read_text(Path(guidelines), "guidelines"))
     pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
     return pattern.sub(lambda _: section, current, count=1)
+
+
+LEADERBOARD_COLUMNS = ("model", "eval", "macro-F1 (95% CI)", "F_avg", "accuracy", "fit s", "status")
+
+
+def leaderboard_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Leaderboard cells, best macro-F1 first; runs without metrics (failed) last."""
+
+    def cell(metrics: dict[str, float], name: str, digits: int = 3) -> str:
+        value = metrics.get(name)
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    ordered = sorted(rows, key=lambda r: -r["metrics"].get("macro_f1_mean", float("-inf")))
+    table = []
+    for row in ordered:
+        m = row["metrics"]
+        score = cell(m, "macro_f1_mean")
+        if "macro_f1_ci_low" in m:
+            score += f" [{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}]"
+        table.append([row["model"], row["eval"], score, cell(m, "f_avg_mean"), cell(m, "accuracy_mean"),
+                      cell(m, "fit_seconds", 1), row["status"]])
+    return table
+
+
+def print_leaderboard(rows: list[dict[str, Any]], title: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for k, name in enumerate(LEADERBOARD_COLUMNS):
+        table.add_column(name, justify="left" if k < 2 or k == 6 else "right")
+    for cells in leaderboard_rows(rows):
+        table.add_row(*cells)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 132).print(table)

@@ -1,0 +1,93 @@
+"""Typed config schema, where the configs live, and composition from Python.
+
+The schema is registered in Hydra's ConfigStore by :func:`register_configs` (called by the
+entry points, never at import), so that a misspelt key or a wrongly typed value fails at
+composition. Named experiments (``experiments/*.yaml``) are registered as the
+``experiment`` group: ``stance train +experiment=NAME``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import MISSING
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class ModelSchema:
+    name: str = MISSING
+    estimator: Any = MISSING  # {_target_: class, **parameters}
+    debug: dict[str, Any] = field(default_factory=dict)  # parameter overrides in debug mode
+
+
+@dataclass
+class EvalSchema:
+    splitter: Any = MISSING  # {_target_: splitter class, **parameters}
+    n_bootstrap: int = 1000
+    confidence: float = 0.95
+    debug_folds: int = 2
+
+
+@dataclass
+class TrackingSchema:
+    uri: str = MISSING
+    artifact_root: Optional[str] = None
+
+
+@dataclass
+class PathsSchema:
+    root: str = "."
+
+
+@dataclass
+class StanceSchema:
+    data: Any = MISSING
+    model: ModelSchema = MISSING
+    eval: EvalSchema = MISSING
+    tracking: TrackingSchema = MISSING
+    seed: int = 13
+    debug: bool = False
+    experiment_name: str = "foreign-troops"
+    paths: PathsSchema = field(default_factory=PathsSchema)
+
+
+def config_dir() -> Path:
+    """The ``conf/`` folder: ``$STANCE_CONFIG_DIR``, else ``./conf``, else the project's own."""
+    if os.environ.get("STANCE_CONFIG_DIR"):
+        return Path(os.environ["STANCE_CONFIG_DIR"]).resolve()
+    if (Path.cwd() / "conf" / "config.yaml").is_file():
+        return (Path.cwd() / "conf").resolve()
+    return PACKAGE_ROOT / "conf"
+
+
+def experiments_dir(conf: Path | None = None) -> Path:
+    """``experiments/`` beside the ``conf/`` folder."""
+    return (conf or config_dir()).parent / "experiments"
+
+
+def register_configs(experiments: Path | None = None) -> None:
+    """Store the schema and the named experiments in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    store = ConfigStore.instance()
+    store.store(name="stance_schema", node=StanceSchema)
+    folder = experiments or experiments_dir()
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        store.store(group="experiment", name=path.stem, node=OmegaConf.load(path), package="_global_")
+
+
+def compose(overrides: list[str] | None = None, conf: Path | None = None):
+    """The composed config, as ``stance train OVERRIDES`` would see it (for Python use)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    conf = conf or config_dir()
+    register_configs(experiments_dir(conf))
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides or []))

@@ -1,0 +1,170 @@
+"""The experiment engine: cross-validate one model on one corpus and record it in MLflow.
+
+``train(cfg)`` is everything ``stance train`` does, callable from Python with a composed
+config. It never branches on the model family: every model is built from
+``cfg.model.estimator`` and used through the classifier contract.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stance.labels import LABELS
+
+log = logging.getLogger("stance")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    name: str
+    metrics: dict[str, float]  #: summary across folds (means, std, CIs, timings)
+    folds: list[dict[str, Any]]  #: per-fold metrics
+    predictions: Any  #: out-of-fold predictions (pandas DataFrame), one row per statement
+    model: Any = None  #: the model trained on all the data (or on the fixed train split)
+    run_id: str | None = None
+    model_uri: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python and NumPy; torch too where it is already loaded (torch models seed
+    themselves from their own ``seed`` parameter, which the config ties to ``seed``)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def make_estimator(cfg):
+    """A fresh, unfitted classifier from ``cfg.model.estimator`` (with debug settings in debug)."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.to_container(cfg.model.estimator, resolve=True)
+    if cfg.get("debug"):
+        params.update(OmegaConf.to_container(cfg.model.get("debug") or {}, resolve=True))
+    return instantiate(params)
+
+
+def as_xy(dataset):
+    """A Dataset as (DataFrame with text and target, array of label names)."""
+    import pandas as pd
+
+    names = dataset.features["label"].names
+    X = pd.DataFrame({"text": dataset["text"], "target": dataset["target"]})
+    return X, np.array([names[i] for i in dataset["label"]])
+
+
+def _fold_predictions(fold, estimator, fold_index: int):
+    """One fold: fit, predict, and the rows of the out-of-fold table."""
+    X_train, y_train = as_xy(fold.train)
+    X_test, y_test = as_xy(fold.test)
+    started = time.perf_counter()
+    estimator.fit(X_train, y_train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    proba = np.asarray(estimator.predict_proba(X_test), dtype=float)
+    predict_seconds = time.perf_counter() - started
+    full = np.zeros((len(X_test), len(LABELS)))
+    for k, label in enumerate(estimator.classes_):
+        full[:, LABELS.index(label)] = proba[:, k]
+    predicted = [LABELS[i] for i in full.argmax(axis=1)]
+    rows = {
+        "id": fold.test["id"], "group": fold.test["group"], "fold": [fold_index] * len(X_test),
+        "held_out": [fold.name] * len(X_test), "holder": fold.test["holder"], "target": fold.test["target"],
+        "text": fold.test["text"], "gold": y_test.tolist(), "predicted": predicted,
+        "confidence": full.max(axis=1).tolist(),
+        **{f"p_{label}": full[:, k].tolist() for k, label in enumerate(LABELS)},
+    }
+    timing = {"fit_seconds": fit_seconds, "predict_per_second": len(X_test) / max(predict_seconds, 1e-9)}
+    return rows, timing
+
+
+def train(cfg, parent_run_id: str | None = None) -> TrainResult:
+    """Cross-validate ``cfg.model`` on ``cfg.data`` with ``cfg.eval``; log everything to MLflow."""
+    import pandas as pd
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from stance import __version__
+    from stance.data.splits import pooled
+    from stance.evaluation import classification_report, fold_metrics, summarise
+    from stance.plots import confusion_figure
+    from stance.tracking import TAG_FAMILY, TAG_MODEL, TAG_SWEEP, Tracker, fingerprint, git_commit
+
+    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # fail before training
+    seed_everything(cfg.seed)
+    name = cfg.model.name
+    probe = make_estimator(cfg)  # a bad model parameter fails here, not after the first fold
+    tracker = Tracker.from_config(cfg)
+    tracker.connect()  # an unreachable store fails here, before any training
+    corpus = instantiate(cfg.data)
+    folds = instantiate(cfg.eval.splitter).split(corpus)
+    if cfg.get("debug"):
+        folds = folds[: cfg.eval.get("debug_folds", 2)]
+    everything = pooled(corpus)
+    tags = {
+        TAG_MODEL: name, TAG_FAMILY: type(probe).family, "stance.version": __version__,
+        "git_commit": git_commit(cfg.paths.root), "stance.eval": type(instantiate(cfg.eval.splitter)).__name__,
+        "dataset_fingerprint": fingerprint(zip(everything["id"], everything["text"], everything["target"],
+                                               everything["label"])),
+    }
+    if parent_run_id:
+        tags[TAG_SWEEP] = parent_run_id
+    log.info("%s: %d statements, %d folds (%s), tracking to %s", name, len(everything), len(folds),
+             tags["stance.eval"], tracker.uri)
+
+    with tracker.run(name, tags=tags, parent_run_id=parent_run_id) as run:
+        tracker.log_config(resolved, OmegaConf.to_yaml(cfg, resolve=True))
+        per_fold, tables, pairs, estimators = [], [], [], []
+        for k, fold in enumerate(folds):
+            estimator = make_estimator(cfg)
+            rows, timing = _fold_predictions(fold, estimator, k)
+            metrics = fold_metrics(rows["gold"], rows["predicted"])
+            metrics.update(timing)
+            per_fold.append({"fold": k, "held_out": fold.name, **metrics})
+            tables.append(pd.DataFrame(rows))
+            pairs.append((rows["gold"], rows["predicted"]))
+            estimators.append(estimator)
+            tracker.log_metrics({m: v for m, v in metrics.items() if isinstance(v, float)}, step=k)
+            log.info("%s: fold %d/%d (held out %s, %d statements): macro-F1 %.3f, F_avg %.3f, fit %.1f s",
+                     name, k + 1, len(folds), fold.name, metrics["n"], metrics["macro_f1"], metrics["f_avg"],
+                     timing["fit_seconds"])
+
+        predictions = pd.concat(tables, ignore_index=True)
+        summary = summarise(per_fold, pairs, n_resamples=cfg.eval.n_bootstrap, confidence=cfg.eval.confidence,
+                            seed=cfg.seed)
+        summary["fit_seconds"] = float(np.mean([f["fit_seconds"] for f in per_fold]))
+        summary["predict_per_second"] = float(np.mean([f["predict_per_second"] for f in per_fold]))
+        pooled_metrics = fold_metrics(predictions["gold"], predictions["predicted"])
+        summary.update({f"pooled_{m}": pooled_metrics[m] for m in ("macro_f1", "f_avg", "accuracy")})
+        summary["n_folds"] = float(len(folds))
+        tracker.log_metrics(summary)
+        tracker.log_frame(predictions, "oof_predictions.csv")
+        tracker.log_frame(pd.DataFrame([{k: v for k, v in f.items() if k != "confusion"} for f in per_fold]),
+                          "fold_metrics.csv")
+        tracker.log_text(classification_report(predictions["gold"], predictions["predicted"]),
+                         "classification_report.txt")
+        tracker.log_figure(confusion_figure(pooled_metrics["confusion"], LABELS, title=name),
+                           "confusion_matrix.png")
+
+        if len(folds) == 1:  # fixed splits: the evaluated model is the final one
+            final = estimators[0]
+        else:
+            final = make_estimator(cfg).fit(*as_xy(everything))
+        example = as_xy(everything.select(range(min(2, len(everything)))))[0]
+        model_uri = tracker.log_model(final, example)
+        log.info("%s: macro-F1 %.3f [%.3f, %.3f], F_avg %.3f, accuracy %.3f (run %s)", name,
+                 summary["macro_f1_mean"], summary["macro_f1_ci_low"], summary["macro_f1_ci_high"],
+                 summary["f_avg_mean"], summary["accuracy_mean"], run.info.run_id)
+        return TrainResult(name=name, metrics=summary, folds=per_fold, predictions=predictions, model=final,
+                           run_id=run.info.run_id, model_uri=model_uri, tags=tags)

@@ -1,0 +1,107 @@
+"""The contract every stance classifier keeps.
+
+It is scikit-learn's estimator contract: ``__init__`` only stores parameters, ``fit``
+returns ``self``, fitted attributes end in ``_``, ``classes_`` holds the label names and
+``predict_proba`` columns follow ``classes_``. On top of it:
+
+* ``X`` is a DataFrame with a ``text`` and an optional ``target`` column (a list of strings
+  is accepted too). A missing target becomes the one most often seen in training
+  (``default_target_``), so a model trained on one target can be used on bare statements.
+* ``save(path)`` writes a folder and :func:`load_estimator` reads it back, whatever the
+  class; torch-based models keep their weights in a Hugging Face folder beside the pickle.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+ESTIMATOR_FILE = "estimator.joblib"
+
+
+def as_frame(X: Any):
+    """``X`` as a DataFrame with ``text`` and ``target`` columns (target may be missing values)."""
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        if "text" not in X.columns:
+            raise ValueError("input has no 'text' column")
+        frame = X[["text"]].copy()
+        frame["target"] = X["target"] if "target" in X.columns else None
+    elif isinstance(X, str):
+        raise TypeError("X must be a list of statements or a DataFrame, not a single string")
+    else:
+        frame = pd.DataFrame({"text": list(X), "target": None})
+    frame["text"] = frame["text"].astype(str)
+    return frame.reset_index(drop=True)
+
+
+class StanceClassifier(ClassifierMixin, BaseEstimator):
+    """Base class: input handling, ``predict`` from ``predict_proba``, save/load."""
+
+    #: Model family, recorded as a tag with every run (e.g. "baseline", "sparse", "transformer").
+    family: str = "other"
+
+    # ------------------------------------------------------------------ inputs
+    def _remember_targets(self, X) -> tuple[list[str], list[str]]:
+        frame = as_frame(X)
+        known = [t for t in frame["target"].tolist() if isinstance(t, str) and t]
+        self.default_target_ = Counter(known).most_common(1)[0][0] if known else ""
+        return self._inputs(frame)
+
+    def _inputs(self, X) -> tuple[list[str], list[str]]:
+        """Texts and targets, a missing target replaced by ``default_target_``."""
+        frame = as_frame(X)
+        default = getattr(self, "default_target_", "")
+        targets = [t if isinstance(t, str) and t else default for t in frame["target"].tolist()]
+        return frame["text"].tolist(), targets
+
+    def _set_classes(self, y) -> np.ndarray:
+        """Store ``classes_`` (sorted label names) and return ``y`` as class indices."""
+        y = np.asarray(y).astype(str)
+        if len(y) == 0:
+            raise ValueError("cannot fit on no statements")
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        return encoded
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, X) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to a folder (created if needed)."""
+        import joblib
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, path / ESTIMATOR_FILE)
+        self._save_weights(path)
+        return path
+
+    def _save_weights(self, path: Path) -> None:
+        """Hook for models whose weights are not pickled (torch models)."""
+
+    def _load_weights(self, path: Path) -> None:
+        """Hook: restore what ``_save_weights`` wrote."""
+
+
+def load_estimator(path: str | Path) -> StanceClassifier:
+    """Load any model written by :meth:`StanceClassifier.save`."""
+    import joblib
+
+    path = Path(path)
+    estimator = joblib.load(path / ESTIMATOR_FILE)
+    estimator._load_weights(path)
+    return estimator
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)

@@ -1,0 +1,48 @@
+"""Floor baselines: what any real model must beat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stance.models.base import StanceClassifier
+
+
+class MajorityClass(StanceClassifier):
+    """Always predicts the most frequent training label (ties: the first in sorted order)."""
+
+    family = "baseline"
+
+    def fit(self, X, y):
+        self._remember_targets(X)
+        encoded = self._set_classes(y)
+        self.prior_ = np.bincount(encoded, minlength=len(self.classes_)) / len(encoded)
+        return self
+
+    def predict_proba(self, X):
+        n = len(self._inputs(X)[0])
+        proba = np.zeros((n, len(self.classes_)))
+        proba[:, int(np.argmax(self.prior_))] = 1.0
+        return proba
+
+
+class StratifiedRandom(StanceClassifier):
+    """Draws each prediction at random from the training label distribution (seeded).
+
+    The same input always gets the same draws: the generator is re-seeded per call.
+    """
+
+    family = "baseline"
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def fit(self, X, y):
+        self._remember_targets(X)
+        encoded = self._set_classes(y)
+        self.prior_ = np.bincount(encoded, minlength=len(self.classes_)) / len(encoded)
+        return self
+
+    def predict_proba(self, X):
+        n = len(self._inputs(X)[0])
+        draws = np.random.default_rng(self.seed).choice(len(self.classes_), size=n, p=self.prior_)
+        return np.eye(len(self.classes_))[draws]

@@ -1,0 +1,68 @@
+"""Frozen sentence embeddings from a sentence-transformers encoder, then logistic regression."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stance.models.base import StanceClassifier
+
+
+class EmbeddingLogReg(StanceClassifier):
+    """Logistic regression on frozen sentence embeddings (default: the packaged MiniLM).
+
+    The features are the statement's embedding and, with ``use_target``, the target's
+    embedding beside it. The encoder is not trained and not pickled: it is loaded again
+    from ``pretrained`` when needed.
+    """
+
+    family = "embedding"
+
+    def __init__(self, pretrained: str | None = None, C: float = 1.0, class_weight: str | None = "balanced",
+                 batch_size: int = 32, use_target: bool = True, seed: int = 0):
+        self.pretrained = pretrained
+        self.C = C
+        self.class_weight = class_weight
+        self.batch_size = batch_size
+        self.use_target = use_target
+        self.seed = seed
+
+    def _encoder(self):
+        if getattr(self, "_encoder_cache", None) is None:
+            from sentence_transformers import SentenceTransformer
+
+            from stance.models.pretrained import resolve, torch_threads
+
+            torch_threads()
+            path, local_only = resolve(self.pretrained)
+            self._encoder_cache = SentenceTransformer(path, device="cpu", local_files_only=local_only)
+        return self._encoder_cache
+
+    def _embed(self, X) -> np.ndarray:
+        texts, targets = self._inputs(X)
+        encoder = self._encoder()
+        vectors = encoder.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+        if not self.use_target:
+            return vectors
+        unique = sorted(set(targets))
+        target_vectors = dict(zip(unique, encoder.encode(unique, convert_to_numpy=True, show_progress_bar=False)))
+        return np.hstack([vectors, np.stack([target_vectors[t] for t in targets])])
+
+    def fit(self, X, y):
+        from sklearn.linear_model import LogisticRegression
+
+        self._remember_targets(X)
+        encoded = self._set_classes(y)
+        self.model_ = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000,
+                                         random_state=self.seed).fit(self._embed(X), encoded)
+        return self
+
+    def predict_proba(self, X):
+        proba = self.model_.predict_proba(self._embed(X))
+        full = np.zeros((proba.shape[0], len(self.classes_)))
+        full[:, self.model_.classes_] = proba
+        return full
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_encoder_cache", None)
+        return state

@@ -1,0 +1,89 @@
+"""SetFit: contrastive fine-tuning of a sentence encoder, then a logistic-regression head."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from stance.models.base import StanceClassifier
+
+WEIGHTS_DIR = "setfit"
+
+
+class SetFitClassifier(StanceClassifier):
+    """SetFit on a sentence-transformers backbone (default: the packaged MiniLM).
+
+    SetFit takes one text, so with ``use_target`` the input is ``"<target>: <statement>"``.
+    The logistic-regression head weighs classes by ``class_weight`` (as the other linear
+    models do), so that a rare label is not drowned out.
+    ``max_steps`` (when > 0) caps the contrastive phase, for quick debug runs.
+    """
+
+    family = "setfit"
+
+    def __init__(self, pretrained: str | None = None, num_iterations: int = 5, num_epochs: int = 1,
+                 batch_size: int = 16, body_learning_rate: float = 2e-5, max_steps: int = -1,
+                 max_length: int = 128, class_weight: str | None = "balanced", use_target: bool = True,
+                 seed: int = 0):
+        self.pretrained = pretrained
+        self.num_iterations = num_iterations
+        self.num_epochs = num_epochs
+        self.batch_size = batch_size
+        self.body_learning_rate = body_learning_rate
+        self.max_steps = max_steps
+        self.max_length = max_length
+        self.class_weight = class_weight
+        self.use_target = use_target
+        self.seed = seed
+
+    def _texts(self, X) -> list[str]:
+        texts, targets = self._inputs(X)
+        return [f"{t}: {s}" if self.use_target and t else s for s, t in zip(texts, targets)]
+
+    def fit(self, X, y):
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+        from transformers import set_seed
+
+        from stance.models.pretrained import resolve, torch_threads
+
+        torch_threads()
+        self._remember_targets(X)
+        encoded = self._set_classes(y)
+        path, local_only = resolve(self.pretrained)
+        set_seed(self.seed)
+        model = SetFitModel.from_pretrained(path, local_files_only=local_only, labels=list(self.classes_),
+                                            device="cpu")
+        model.model_head.set_params(class_weight=self.class_weight, random_state=self.seed, max_iter=2000)
+        data = Dataset.from_dict({"text": self._texts(X), "label": encoded.tolist()})
+        with tempfile.TemporaryDirectory() as scratch:
+            args = TrainingArguments(
+                output_dir=scratch, batch_size=self.batch_size, num_epochs=self.num_epochs,
+                num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
+                max_steps=self.max_steps, max_length=self.max_length, seed=self.seed,
+                report_to="none", save_strategy="no", logging_strategy="no", show_progress_bar=False,
+            )
+            Trainer(model=model, args=args, train_dataset=data).train()
+        self.model_ = model
+        return self
+
+    def predict_proba(self, X):
+        proba = self.model_.predict_proba(self._texts(X), batch_size=64, as_numpy=True, show_progress_bar=False)
+        return np.asarray(proba, dtype=float)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("model_", None)
+        return state
+
+    def _save_weights(self, path: Path) -> None:
+        self.model_.save_pretrained(str(path / WEIGHTS_DIR))
+
+    def _load_weights(self, path: Path) -> None:
+        from setfit import SetFitModel
+
+        self.model_ = SetFitModel.from_pretrained(str(path / WEIGHTS_DIR), local_files_only=True, device="cpu")
+        if list(self.model_.labels or []) != list(self.classes_):
+            raise ValueError(f"saved SetFit labels {self.model_.labels} do not match classes_ {list(self.classes_)}")

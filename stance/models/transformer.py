@@ -1,0 +1,114 @@
+"""A fine-tuned transformer: ``AutoModelForSequenceClassification`` trained with ``Trainer``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from stance.models.base import StanceClassifier
+
+WEIGHTS_DIR = "hf"
+
+
+class TransformerClassifier(StanceClassifier):
+    """Fine-tunes a pretrained encoder with a classification head (default: the packaged MiniLM).
+
+    With ``use_target`` the input is the pair (statement, target), encoded the way the
+    backbone encodes sentence pairs. ``pretrained`` takes any local folder or hub id (a hub
+    id needs ``HF_HUB_OFFLINE=0`` and a network). The label map (id2label) is saved inside
+    the model and checked when it is loaded. Prediction sorts statements by length and pads
+    each batch only to its longest member.
+    """
+
+    family = "transformer"
+
+    def __init__(self, pretrained: str | None = None, max_length: int = 128, epochs: float = 8.0,
+                 learning_rate: float = 1e-4, batch_size: int = 8, weight_decay: float = 0.01,
+                 warmup: float = 0.1, max_steps: int = -1, use_target: bool = True,
+                 predict_batch_size: int = 64, seed: int = 0):
+        self.pretrained = pretrained
+        self.max_length = max_length
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.warmup = warmup
+        self.max_steps = max_steps
+        self.use_target = use_target
+        self.predict_batch_size = predict_batch_size
+        self.seed = seed
+
+    def _encode(self, texts: list[str], targets: list[str], padding=False):
+        pair = targets if self.use_target else None
+        return self.tokenizer_(texts, pair, truncation=True, max_length=self.max_length, padding=padding)
+
+    def fit(self, X, y):
+        from datasets import Dataset
+        from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
+                                  PrinterCallback, Trainer, TrainingArguments, set_seed)
+
+        from stance.models.pretrained import resolve, torch_threads
+
+        torch_threads()
+        texts, targets = self._remember_targets(X)
+        encoded = self._set_classes(y)
+        path, local_only = resolve(self.pretrained)
+        set_seed(self.seed)  # the new head's initial weights
+        self.tokenizer_ = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, local_files_only=local_only, num_labels=len(self.classes_),
+            id2label=dict(enumerate(self.classes_.tolist())),
+            label2id={lab: i for i, lab in enumerate(self.classes_.tolist())},
+        )
+        features = self._encode(texts, targets)
+        data = Dataset.from_dict({**features, "labels": encoded.tolist()})
+        with tempfile.TemporaryDirectory() as scratch:
+            args = TrainingArguments(
+                output_dir=scratch, num_train_epochs=self.epochs, max_steps=self.max_steps,
+                learning_rate=self.learning_rate, per_device_train_batch_size=self.batch_size,
+                weight_decay=self.weight_decay, warmup_steps=self.warmup, seed=self.seed, data_seed=self.seed,
+                use_cpu=True, report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
+                dataloader_num_workers=0,
+            )
+            trainer = Trainer(model=model, args=args, train_dataset=data,
+                              data_collator=DataCollatorWithPadding(self.tokenizer_))
+            trainer.remove_callback(PrinterCallback)  # no metrics dict printed at the end
+            trainer.train()
+        self.model_ = trainer.model.eval()
+        return self
+
+    def predict_proba(self, X):
+        import torch
+
+        texts, targets = self._inputs(X)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        proba = np.zeros((len(texts), len(self.classes_)))
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.predict_batch_size):
+                batch = order[start : start + self.predict_batch_size]
+                inputs = self._encode([texts[i] for i in batch], [targets[i] for i in batch], padding="longest")
+                logits = self.model_(**{k: torch.tensor(v) for k, v in inputs.items()}).logits
+                proba[batch] = torch.softmax(logits, dim=-1).numpy()
+        return proba
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("model_", None)
+        state.pop("tokenizer_", None)
+        return state
+
+    def _save_weights(self, path: Path) -> None:
+        self.model_.save_pretrained(str(path / WEIGHTS_DIR))
+        self.tokenizer_.save_pretrained(str(path / WEIGHTS_DIR))
+
+    def _load_weights(self, path: Path) -> None:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        weights = str(path / WEIGHTS_DIR)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(weights, local_files_only=True)
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(weights, local_files_only=True).eval()
+        saved = [self.model_.config.id2label[i] for i in range(len(self.model_.config.id2label))]
+        if saved != self.classes_.tolist():
+            raise ValueError(f"saved id2label {saved} does not match classes_ {self.classes_.tolist()}")

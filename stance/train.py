@@ -1,0 +1,50 @@
+"""``stance train`` / ``python -m stance.train``: the Hydra entry point. It only parses, calls
+:func:`stance.engine.train` and prints; the work is in the engine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+PARENT_RUN_FILE = ".mlflow_parent_run_id"
+
+
+def parent_run_id() -> str | None:
+    """The sweep's parent run (written by the SweepParentRun callback), in a multirun job."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    hydra = HydraConfig.get()
+    if hydra.mode != RunMode.MULTIRUN:
+        return None
+    marker = Path(hydra.sweep.dir) / PARENT_RUN_FILE
+    return marker.read_text().strip() if marker.is_file() else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    import hydra
+
+    from stance.config import config_dir, experiments_dir, register_configs
+    from stance.errors import StanceError
+
+    conf = config_dir()
+    register_configs(experiments_dir(conf))
+
+    @hydra.main(version_base="1.3", config_path=str(conf), config_name="config")
+    def run(cfg) -> float:
+        from stance.engine import train
+
+        try:
+            result = train(cfg, parent_run_id=parent_run_id())
+        except StanceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        return result.metrics["macro_f1_mean"]
+
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    run()
+
+
+if __name__ == "__main__":
+    main()
