@@ -46,13 +46,31 @@ def seed_everything(seed: int) -> None:
 
 def make_estimator(cfg):
     """A fresh, unfitted classifier from ``cfg.model.estimator`` (with debug settings in debug)."""
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     params = OmegaConf.to_container(cfg.model.estimator, resolve=True)
-    if cfg.get("debug"):
-        params.update(OmegaConf.to_container(cfg.model.get("debug") or {}, resolve=True))
-    return instantiate(params)
+    overrides = cfg.model.get("debug")
+    if cfg.get("debug") and overrides:
+        params.update(OmegaConf.to_container(overrides, resolve=True))
+    return build(params, "model.estimator")
+
+
+def build(node, what: str):
+    """``hydra.utils.instantiate``, with a user error from inside kept as one clear line."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    from stance.errors import StanceError
+
+    try:
+        return instantiate(node)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while cause is not None and not isinstance(cause, StanceError):
+            cause = cause.__cause__
+        if cause is not None:
+            raise cause from None
+        raise StanceError(f"{what}: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def as_xy(dataset):
@@ -92,7 +110,6 @@ def _fold_predictions(fold, estimator, fold_index: int):
 def train(cfg, parent_run_id: str | None = None) -> TrainResult:
     """Cross-validate ``cfg.model`` on ``cfg.data`` with ``cfg.eval``; log everything to MLflow."""
     import pandas as pd
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
     from stance import __version__
@@ -101,20 +118,28 @@ def train(cfg, parent_run_id: str | None = None) -> TrainResult:
     from stance.plots import confusion_figure
     from stance.tracking import TAG_FAMILY, TAG_MODEL, TAG_SWEEP, Tracker, fingerprint, git_commit
 
-    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # fail before training
+    from omegaconf.errors import MissingMandatoryValue
+
+    from stance.errors import StanceError
+
+    try:  # a missing value fails here, before any training
+        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as exc:
+        raise StanceError(f"missing config value '{exc.full_key}' (set it on the command line)") from None
     seed_everything(cfg.seed)
     name = cfg.model.name
     probe = make_estimator(cfg)  # a bad model parameter fails here, not after the first fold
     tracker = Tracker.from_config(cfg)
     tracker.connect()  # an unreachable store fails here, before any training
-    corpus = instantiate(cfg.data)
-    folds = instantiate(cfg.eval.splitter).split(corpus)
+    corpus = build(cfg.data, "data")
+    splitter = build(cfg.eval.splitter, "eval.splitter")
+    folds = splitter.split(corpus)
     if cfg.get("debug"):
         folds = folds[: cfg.eval.get("debug_folds", 2)]
     everything = pooled(corpus)
     tags = {
         TAG_MODEL: name, TAG_FAMILY: type(probe).family, "stance.version": __version__,
-        "git_commit": git_commit(cfg.paths.root), "stance.eval": type(instantiate(cfg.eval.splitter)).__name__,
+        "git_commit": git_commit(cfg.paths.root), "stance.eval": type(splitter).__name__,
         "dataset_fingerprint": fingerprint(zip(everything["id"], everything["text"], everything["target"],
                                                everything["label"])),
     }
@@ -127,6 +152,8 @@ def train(cfg, parent_run_id: str | None = None) -> TrainResult:
         tracker.log_config(resolved, OmegaConf.to_yaml(cfg, resolve=True))
         per_fold, tables, pairs, estimators = [], [], [], []
         for k, fold in enumerate(folds):
+            if len(set(fold.train["label"])) < 2:
+                raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
             estimator = make_estimator(cfg)
             rows, timing = _fold_predictions(fold, estimator, k)
             metrics = fold_metrics(rows["gold"], rows["predicted"])

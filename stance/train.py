@@ -21,7 +21,29 @@ def parent_run_id() -> str | None:
     return marker.read_text().strip() if marker.is_file() else None
 
 
+#: Library progress bars and chatter that drown our per-fold progress lines (set only if unset).
+QUIET = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
+
+
+def quiet_libraries() -> None:
+    import os
+    import warnings
+
+    for name, value in QUIET.items():
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true.*")
+    warnings.filterwarnings("ignore", module="mlflow.models.utils")
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
+
+
 def main(argv: list[str] | None = None) -> None:
+    quiet_libraries()
     import hydra
 
     from stance.config import config_dir, experiments_dir, register_configs
@@ -41,8 +63,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         return result.metrics["macro_f1_mean"]
 
-    if argv is not None:
-        sys.argv = [sys.argv[0], *argv]
+    args = list(sys.argv[1:] if argv is None else argv)
+    # Hydra's parser wants -m before the overrides; accept it anywhere
+    flags = [a for a in args if a in ("-m", "--multirun")]
+    sys.argv = [sys.argv[0], *flags, *(a for a in args if a not in flags)]
     run()
 
 

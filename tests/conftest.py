@@ -107,3 +107,79 @@ def tiny_tweeteval(tmp_path: Path) -> Path:
             (root / target / f"{split}_text.txt").write_text("".join(f"{target} tweet {i} \n" for i in range(n)))
             (root / target / f"{split}_labels.txt").write_text("".join(f"{i % 3}\n" for i in range(n)))
     return root
+
+
+TINY_CORPUS = {
+    "doc1": [
+        ("France is ready to send troops to Ukraine after a ceasefire.", "support"),
+        ("Paris backs a European reassurance force on the ground.", "support"),
+        ("Moscow called any European deployment unacceptable.", "oppose"),
+        ("The Kremlin warned that foreign soldiers would be a direct threat.", "oppose"),
+        ("Talks on a ceasefire continued in Riyadh on Tuesday.", "neutral"),
+        ("Officials discussed sanctions and energy prices.", "neutral"),
+    ],
+    "doc2": [
+        ("Britain is willing to put boots on the ground in Ukraine.", "support"),
+        ("London proposed a peacekeeping mission led by Europe.", "support"),
+        ("Russia rejected the idea of NATO troops in Ukraine.", "oppose"),
+        ("“We will never accept foreign forces near our border,” Lavrov said.", "oppose"),
+        ("The summit was postponed until next month.", "neutral"),
+        ("Weapons deliveries were delayed by bad weather.", "neutral"),
+    ],
+    "doc3": [
+        ("Several countries pledged troops for a deterrence force.", "support"),
+        ("The coalition plans to deploy brigades to Ukraine.", "support"),
+        ("“We will never accept foreign forces near our border,” the minister repeated.", "oppose"),
+        ("The Kremlin dismissed plans for peacekeepers as hostile.", "oppose"),
+        ("Negotiators met again without a result.", "neutral"),
+        ("Territory in the east remains contested.", "neutral"),
+    ],
+    "doc4": [
+        ("Starmer said the UK would lead a reassurance force.", "support"),
+        ("European leaders agreed to station troops after a deal.", "support"),
+        ("Peskov said such a force would escalate the war.", "oppose"),
+        ("Moscow will treat any foreign contingent as a legitimate target.", "oppose"),
+        ("Ukraine's NATO membership was not discussed.", "neutral"),
+        ("The talks will resume after the holidays.", "neutral"),
+    ],
+}
+
+
+def write_tiny_corpus(path: Path) -> Path:
+    """Annotation records of TINY_CORPUS (spans point into a virtual article: not validated)."""
+    records = []
+    for document, statements in TINY_CORPUS.items():
+        offset = 0
+        for k, (text, label) in enumerate(statements):
+            records.append({"id": f"{document}:{k}", "document": document, "start": offset,
+                            "end": offset + len(text), "text": text, "target": "foreign troops in Ukraine",
+                            "label": label, "holder": "author", "annotator": "test", "rationale": "fixture"})
+            offset += len(text) + 1
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    return write_tiny_corpus(tmp_path / "tiny_gold.jsonl")
+
+
+@pytest.fixture
+def make_cfg(tmp_path: Path, tiny_corpus: Path, monkeypatch):
+    """Compose the real conf/ on the tiny corpus, tracked to a temporary sqlite store."""
+    from stance.config import compose
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+    store = tmp_path / "mlflow"
+    store.mkdir()
+
+    def make(*overrides: str):
+        return compose([
+            f"paths.root={ROOT}", f"data.path={tiny_corpus}",
+            f"tracking.uri=sqlite:///{store}/mlflow.db", f"tracking.artifact_root={store}/artifacts",
+            "eval.n_bootstrap=200", *overrides,
+        ])
+
+    make.store = store
+    return make

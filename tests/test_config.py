@@ -22,14 +22,17 @@ def test_every_data_config_is_listed():
     assert DATA_CONFIGS == ["foreign_troops", "table", "tweeteval"]
 
 
-def test_foreign_troops_config(root, monkeypatch):
-    monkeypatch.chdir(root)
-    dd = instantiate(compose_data("foreign_troops"))
+def test_foreign_troops_config(root):
+    from stance.config import compose
+
+    dd = instantiate(compose([f"paths.root={root}"]).data)
     assert dd["train"].features["label"].names == list(LABELS)
 
 
 def test_tweeteval_config(tiny_tweeteval):
-    dd = instantiate(compose_data("tweeteval", [f"path={tiny_tweeteval}", "targets=[climate]"]))
+    from stance.config import compose
+
+    dd = instantiate(compose(["data=tweeteval", f"data.path={tiny_tweeteval}", "data.targets=[climate]"]).data)
     assert set(dd["train"]["target"]) == {"climate"}
 
 
@@ -41,3 +44,38 @@ def test_table_config_maps_labels_and_requires_a_path(tmp_path):
     path.write_text("text,label\nyes,FAVOR\nno,against\n")
     dd = instantiate(compose_data("table", [f"path={path}", "target=troops", "+label_map.maybe=neutral"]))
     assert [LABELS[i] for i in dd["train"]["label"]] == ["support", "oppose"]
+
+
+def test_full_config_composes_with_the_schema(root):
+    from omegaconf import OmegaConf
+
+    from stance.config import compose
+
+    cfg = compose([f"paths.root={root}"])
+    assert OmegaConf.get_type(cfg.model).__name__ == "ModelSchema"
+    assert cfg.model.name == "tfidf_logreg" and cfg.eval.splitter._target_ == "stance.data.GroupedKFold"
+    assert cfg.tracking.uri.startswith(("sqlite:///", "http")) or "MLFLOW_TRACKING_URI" in __import__("os").environ
+
+
+def test_every_model_config_names_a_class_of_the_zoo(root):
+    import importlib
+
+    from stance.models import StanceClassifier
+
+    for path in sorted((CONF / "model").glob("*.yaml")):
+        node = OmegaConf.load(path)
+        assert node.name == path.stem
+        module, _, name = node.estimator._target_.rpartition(".")
+        assert issubclass(getattr(importlib.import_module(module), name), StanceClassifier)
+
+
+def test_typos_fail_at_composition(root):
+    from hydra.errors import ConfigCompositionException
+
+    from stance.config import compose
+
+    with pytest.raises(ConfigCompositionException, match="nmae"):
+        compose(["model.nmae=x"])
+    with pytest.raises(ConfigCompositionException, match="Error merging override eval.n_bootstrap=lots") as info:
+        compose(["eval.n_bootstrap=lots"])
+    assert "could not be converted to Integer" in str(info.value.__cause__)

