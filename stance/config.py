@@ -21,6 +21,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 @dataclass
 class ModelSchema:
     name: str = MISSING
+    pretrained: Optional[str] = None  # encoder weights for models that use one (folder or hub id)
     estimator: Any = MISSING  # {_target_: class, **parameters}
     debug: dict[str, Any] = field(default_factory=dict)  # parameter overrides in debug mode
 

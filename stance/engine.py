@@ -7,6 +7,7 @@ config. It never branches on the model family: every model is built from
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import sys
@@ -177,7 +178,7 @@ def train(cfg, parent_run_id: str | None = None) -> TrainResult:
         summary["n_folds"] = float(len(folds))
         tracker.log_metrics(summary)
         tracker.log_frame(predictions, "oof_predictions.csv")
-        tracker.log_frame(pd.DataFrame([{k: v for k, v in f.items() if k != "confusion"} for f in per_fold]),
+        tracker.log_frame(pd.DataFrame([{**f, "confusion": json.dumps(f["confusion"])} for f in per_fold]),
                           "fold_metrics.csv")
         tracker.log_text(classification_report(predictions["gold"], predictions["predicted"]),
                          "classification_report.txt")

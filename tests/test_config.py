@@ -79,3 +79,13 @@ def test_typos_fail_at_composition(root):
     with pytest.raises(ConfigCompositionException, match="Error merging override eval.n_bootstrap=lots") as info:
         compose(["eval.n_bootstrap=lots"])
     assert "could not be converted to Integer" in str(info.value.__cause__)
+
+
+def test_model_pretrained_reaches_the_estimator(root):
+    from stance.config import compose
+    from stance.engine import make_estimator
+
+    for model in ("finetune", "setfit", "embed_logreg"):
+        cfg = compose([f"paths.root={root}", f"model={model}", "model.pretrained=/models/roberta-base"])
+        assert make_estimator(cfg).pretrained == "/models/roberta-base"
+        assert make_estimator(compose([f"paths.root={root}", f"model={model}"])).pretrained is None

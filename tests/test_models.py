@@ -115,3 +115,13 @@ def test_transformer_is_reproducible_on_cpu(xy):
     first = TransformerClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
     second = TransformerClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
     assert np.array_equal(first, second)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [TransformerClassifier, SetFitClassifier, EmbeddingLogReg])
+def test_unavailable_pretrained_model_is_one_clear_error(make, xy, monkeypatch):
+    from stance.errors import StanceError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(StanceError, match="cannot load pretrained model 'no-org/no-such-model' .*HF_HUB_OFFLINE=0"):
+        make(pretrained="no-org/no-such-model").fit(*xy)

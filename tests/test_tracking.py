@@ -1,5 +1,7 @@
 """The tracking contract: what a finished run holds, and that its model loads and predicts."""
 
+import json
+
 import mlflow
 import pandas as pd
 import pytest
@@ -48,6 +50,11 @@ def test_run_has_artifacts(finished):
                                                           tracking_uri=cfg.tracking.uri))
     assert list(oof["id"]) == list(result.predictions["id"])
     assert {"id", "group", "gold", "predicted", *(f"p_{lab}" for lab in LABELS)} <= set(oof.columns)
+    folds = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="fold_metrics.csv",
+                                                            tracking_uri=cfg.tracking.uri))
+    assert len(folds) == len(result.folds)
+    for _, fold in folds.iterrows():  # each fold's confusion matrix is kept, and adds up to its size
+        assert sum(map(sum, json.loads(fold["confusion"]))) == fold["n"]
 
 
 def test_logged_model_loads_and_predicts(finished):

@@ -25,22 +25,14 @@ class MajorityClass(StanceClassifier):
         return proba
 
 
-class StratifiedRandom(StanceClassifier):
+class StratifiedRandom(MajorityClass):
     """Draws each prediction at random from the training label distribution (seeded).
 
     The same input always gets the same draws: the generator is re-seeded per call.
     """
 
-    family = "baseline"
-
     def __init__(self, seed: int = 0):
         self.seed = seed
-
-    def fit(self, X, y):
-        self._remember_targets(X)
-        encoded = self._set_classes(y)
-        self.prior_ = np.bincount(encoded, minlength=len(self.classes_)) / len(encoded)
-        return self
 
     def predict_proba(self, X):
         n = len(self._inputs(X)[0])

@@ -30,11 +30,10 @@ class EmbeddingLogReg(StanceClassifier):
         if getattr(self, "_encoder_cache", None) is None:
             from sentence_transformers import SentenceTransformer
 
-            from stance.models.pretrained import resolve, torch_threads
+            from stance.models.pretrained import load, torch_threads
 
             torch_threads()
-            path, local_only = resolve(self.pretrained)
-            self._encoder_cache = SentenceTransformer(path, device="cpu", local_files_only=local_only)
+            self._encoder_cache = load(SentenceTransformer, self.pretrained, device="cpu")
         return self._encoder_cache
 
     def _embed(self, X) -> np.ndarray:

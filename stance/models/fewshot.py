@@ -47,15 +47,13 @@ class SetFitClassifier(StanceClassifier):
         from setfit import SetFitModel, Trainer, TrainingArguments
         from transformers import ProgressCallback, set_seed
 
-        from stance.models.pretrained import resolve, torch_threads
+        from stance.models.pretrained import load, torch_threads
 
         torch_threads()
         self._remember_targets(X)
         encoded = self._set_classes(y)
-        path, local_only = resolve(self.pretrained)
         set_seed(self.seed)
-        model = SetFitModel.from_pretrained(path, local_files_only=local_only, labels=list(self.classes_),
-                                            device="cpu")
+        model = load(SetFitModel.from_pretrained, self.pretrained, labels=list(self.classes_), device="cpu")
         model.model_head.set_params(class_weight=self.class_weight, random_state=self.seed, max_iter=2000)
         data = Dataset.from_dict({"text": self._texts(X), "label": encoded.tolist()})
         with tempfile.TemporaryDirectory() as scratch:

@@ -33,6 +33,18 @@ def resolve(pretrained: str | None) -> tuple[str, bool]:
     return str(pretrained), offline
 
 
+def load(loader, pretrained: str | None, **kwargs):
+    """``loader(path, local_files_only=..., **kwargs)`` with a missing model as one clear error."""
+    from stance.errors import StanceError
+
+    path, local_only = resolve(pretrained)
+    try:
+        return loader(path, local_files_only=local_only, **kwargs)
+    except OSError as exc:
+        hint = " (set HF_HUB_OFFLINE=0 to download from the hub)" if local_only and path == pretrained else ""
+        raise StanceError(f"cannot load pretrained model '{pretrained}'{hint}: {str(exc).splitlines()[0]}") from None
+
+
 def torch_threads() -> None:
     """Use every core the process may run on (torch defaults can be lower in containers)."""
     import torch

@@ -49,16 +49,15 @@ class TransformerClassifier(StanceClassifier):
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   PrinterCallback, Trainer, TrainingArguments, set_seed)
 
-        from stance.models.pretrained import resolve, torch_threads
+        from stance.models.pretrained import load, torch_threads
 
         torch_threads()
         texts, targets = self._remember_targets(X)
         encoded = self._set_classes(y)
-        path, local_only = resolve(self.pretrained)
         set_seed(self.seed)  # the new head's initial weights
-        self.tokenizer_ = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path, local_files_only=local_only, num_labels=len(self.classes_),
+        self.tokenizer_ = load(AutoTokenizer.from_pretrained, self.pretrained)
+        model = load(
+            AutoModelForSequenceClassification.from_pretrained, self.pretrained, num_labels=len(self.classes_),
             id2label=dict(enumerate(self.classes_.tolist())),
             label2id={lab: i for i, lab in enumerate(self.classes_.tolist())},
         )
