@@ -214,5 +214,92 @@ def train_command(overrides: tuple[str, ...]) -> None:
     hydra_main(list(overrides))
 
 
+# --------------------------------------------------------------------------- models
+@main.command("predict")
+@click.argument("statements", nargs=-1)
+@click.option("-i", "--input", "input_path", help="File of statements: .txt (one a line), .csv/.tsv or .jsonl "
+              "with a text column; '-' reads standard input.")
+@click.option("-m", "--model", "model_uri", default=None, help="Any MLflow model URI (runs:/..., models:/NAME@ALIAS). "
+              "[default: models:/stance-foreign-troops@champion]")
+@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
+@click.option("--target", default=None, help="Target for statements that have none.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--target-column", default="target", show_default=True)
+@click.option("--input-format", type=click.Choice(["text", "csv", "tsv", "jsonl"]), default=None,
+              help="Format of the input (default: from the file suffix; standard input is plain text).")
+@click.option("-o", "--output", default=None, help="Write a .csv or .jsonl file instead of printing.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table",
+              show_default=True, help="What to print when there is no --output.")
+@user_errors
+def predict_command(statements, input_path, model_uri, tracking_uri, target, text_column, target_column, input_format,
+                    output, fmt) -> None:
+    """Classify statements given as arguments, in a file, or on standard input."""
+    import logging
+
+    from stance.predict import DEFAULT_MODEL, predict, read_statements, write_predictions
+    from stance.train import quiet_libraries
+
+    quiet_libraries()
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    options = dict(target=target, text_column=text_column, target_column=target_column, fmt=input_format)
+    if statements and input_path:
+        raise StanceError("give statements as arguments or with --input, not both")
+    if input_path == "-" or (not statements and not input_path and not sys.stdin.isatty()):
+        given = read_statements(data=sys.stdin.buffer.read(), name="<stdin>", **options)
+    elif input_path:
+        given = read_statements(path=input_path, **options)
+    elif statements:
+        given = read_statements(statements, target=target)
+    else:
+        raise StanceError("no statements: give them as arguments, with --input FILE, or on standard input")
+    if given.blank:
+        click.echo(f"skipped {given.blank} blank statement(s)", err=True)
+    table = predict(given.frame, model_uri or DEFAULT_MODEL, tracking_uri)
+    text = write_predictions(table, output, fmt)
+    if output:
+        click.echo(f"{len(table)} predictions -> {output}", err=True)
+    elif text is not None:
+        click.echo(text, nl=False)
+    else:
+        from stance.report import predictions_table
+
+        _console().print(predictions_table(table))
+
+
+@main.command("register")
+@click.option("--run", "run_id", default=None, help="The run whose model to register.")
+@click.option("--experiment", default=None, help="Or: pick the best finished run of this MLflow experiment ...")
+@click.option("--by", "metric", default="macro_f1_mean", show_default=True, help="... by this metric (highest wins).")
+@click.option("--name", default="stance-foreign-troops", show_default=True, help="Registered model name.")
+@click.option("--alias", default="champion", show_default=True, help="Alias moved to the new version.")
+@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
+@user_errors
+def register_command(run_id, experiment, metric, name, alias, tracking_uri) -> None:
+    """Register a run's model in the MLflow Model Registry and move an alias to it."""
+    from stance.predict import default_tracking_uri
+    from stance.tracking.registry import best_run, register
+
+    uri = tracking_uri or default_tracking_uri()
+    if bool(run_id) == bool(experiment):
+        raise StanceError("give either --run RUN_ID or --experiment NAME (with --by METRIC)")
+    if experiment:
+        run = best_run(uri, experiment, metric)
+        run_id = run.info.run_id
+        click.echo(f"best run by {metric}: {run.info.run_name} ({run.data.metrics[metric]:.3f})")
+    click.echo(f"registered {register(uri, run_id, name, alias)}")
+
+
+@main.command("models")
+@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
+@user_errors
+def models_command(tracking_uri) -> None:
+    """List registered models and their aliases."""
+    from stance.predict import default_tracking_uri
+    from stance.tracking.registry import registered_models
+
+    for model in registered_models(tracking_uri or default_tracking_uri()) or ["(no registered models)"]:
+        click.echo(model if model.startswith("(") else f"models:/{model}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

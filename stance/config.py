@@ -41,6 +41,14 @@ class TrackingSchema:
 
 
 @dataclass
+class RegistrySchema:
+    register_best: bool = False  # at the end of a sweep, register its best run's model
+    name: str = "stance-foreign-troops"
+    alias: str = "champion"
+    metric: str = "macro_f1_mean"
+
+
+@dataclass
 class PathsSchema:
     root: str = "."
 
@@ -55,6 +63,7 @@ class StanceSchema:
     debug: bool = False
     experiment_name: str = "foreign-troops"
     paths: PathsSchema = field(default_factory=PathsSchema)
+    registry: RegistrySchema = field(default_factory=RegistrySchema)
 
 
 def config_dir() -> Path:

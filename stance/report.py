@@ -170,3 +170,19 @@ def print_leaderboard(rows: list[dict[str, Any]], title: str = "") -> None:
     for cells in leaderboard_rows(rows):
         table.add_row(*cells)
     Console(highlight=False, width=None if sys.stdout.isatty() else 132).print(table)
+
+
+def predictions_table(table, width: int = 60):
+    """Predictions as a rich Table: id, label, confidence, probabilities and the (shortened) text."""
+    from rich.table import Table
+
+    from stance.labels import LABELS
+
+    out = Table()
+    for name in ("id", "label", "confidence", *LABELS, "text"):
+        out.add_column(name, justify="right" if name in ("confidence", *LABELS) else "left")
+    for row in table.to_dict(orient="records"):
+        text = row["text"] if len(row["text"]) <= width else row["text"][: width - 1] + "…"
+        out.add_row(str(row["id"]), row["label"], f"{row['confidence']:.3f}",
+                    *(f"{row[f'p_{label}']:.3f}" for label in LABELS), text)
+    return out

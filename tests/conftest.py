@@ -183,3 +183,29 @@ def make_cfg(tmp_path: Path, tiny_corpus: Path, monkeypatch):
 
     make.store = store
     return make
+
+
+@pytest.fixture(scope="session")
+def registered(tmp_path_factory):
+    """A TF-IDF model trained on the tiny corpus, logged and registered as stance-test@champion
+    in a temporary sqlite store (trained once per test session)."""
+    import os
+
+    from stance.config import compose
+    from stance.engine import train
+    from stance.tracking.registry import register
+
+    home = tmp_path_factory.mktemp("registry")
+    corpus = write_tiny_corpus(home / "tiny_gold.jsonl")
+    uri = f"sqlite:///{home}/mlflow.db"
+    saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
+    try:
+        cfg = compose([f"paths.root={ROOT}", f"data.path={corpus}", f"tracking.uri={uri}",
+                       f"tracking.artifact_root={home}/artifacts", "eval.n_bootstrap=50", "model=tfidf_logreg"])
+        result = train(cfg)
+    finally:
+        if saved is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+    version = register(uri, result.run_id, "stance-test", "champion")
+    return {"uri": uri, "model": "models:/stance-test@champion", "run_id": result.run_id, "version": version,
+            "home": home, "cfg": cfg}

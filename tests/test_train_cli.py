@@ -23,7 +23,7 @@ def stance_train(tmp_path, tiny_corpus, root):
                    f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep", *args]
         return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
 
-    run.client = MlflowClient(uri)
+    run.client = MlflowClient(uri, registry_uri=uri)
     return run
 
 
@@ -41,7 +41,7 @@ def test_single_run(stance_train):
 
 
 def test_sweep_groups_runs_under_a_parent_and_prints_a_leaderboard(stance_train):
-    proc = stance_train("-m", "model=majority,tfidf_logreg")
+    proc = stance_train("-m", "model=majority,tfidf_logreg", "registry.register_best=true", "registry.name=zoo")
     assert proc.returncode == 0, proc.stderr
     runs = experiment_runs(stance_train.client, "foreign-troops")
     [parent] = [r for r in runs if r.data.tags.get("stance.role") == "sweep"]
@@ -52,6 +52,10 @@ def test_sweep_groups_runs_under_a_parent_and_prints_a_leaderboard(stance_train)
     best = max(children, key=lambda r: r.data.metrics["macro_f1_mean"]).data.tags["stance.model"]
     lines = [line for line in proc.stdout.splitlines() if line.startswith("│")]  # table rows
     assert best in lines[0]  # the leaderboard is sorted best first
+    # the best run's model is registered as the champion
+    champion = stance_train.client.get_model_version_by_alias("zoo", "champion")
+    assert champion.run_id == max(children, key=lambda r: r.data.metrics["macro_f1_mean"]).info.run_id
+    assert "Registered the best run by macro_f1_mean as models:/zoo@champion" in proc.stdout
 
 
 @pytest.mark.parametrize("override, message", [

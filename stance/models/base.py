@@ -73,6 +73,22 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    # ------------------------------------------------------------------ input limits
+    def input_limit(self) -> int | None:
+        """The longest input in tokens the model reads; None if it reads everything."""
+        return None
+
+    def truncated(self, X) -> np.ndarray:
+        """Which statements exceed :meth:`input_limit` (and are cut to it when predicted)."""
+        limit = self.input_limit()
+        texts, targets = self._inputs(X)
+        if limit is None:
+            return np.zeros(len(texts), dtype=bool)
+        return np.array([n > limit for n in self._token_counts(texts, targets)], dtype=bool)
+
+    def _token_counts(self, texts: list[str], targets: list[str]) -> list[int]:
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to a folder (created if needed)."""

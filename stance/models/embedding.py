@@ -61,6 +61,12 @@ class EmbeddingLogReg(StanceClassifier):
         full[:, self.model_.classes_] = proba
         return full
 
+    def input_limit(self) -> int:
+        return int(self._encoder().max_seq_length)
+
+    def _token_counts(self, texts, targets):
+        return [len(ids) for ids in self._encoder().tokenizer(texts, truncation=False)["input_ids"]]
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_encoder_cache", None)

@@ -38,9 +38,11 @@ class SetFitClassifier(StanceClassifier):
         self.use_target = use_target
         self.seed = seed
 
-    def _texts(self, X) -> list[str]:
-        texts, targets = self._inputs(X)
+    def _join(self, texts: list[str], targets: list[str]) -> list[str]:
         return [f"{t}: {s}" if self.use_target and t else s for s, t in zip(texts, targets)]
+
+    def _texts(self, X) -> list[str]:
+        return self._join(*self._inputs(X))
 
     def fit(self, X, y):
         from datasets import Dataset
@@ -72,6 +74,13 @@ class SetFitClassifier(StanceClassifier):
     def predict_proba(self, X):
         proba = self.model_.predict_proba(self._texts(X), batch_size=64, as_numpy=True, show_progress_bar=False)
         return np.asarray(proba, dtype=float)
+
+    def input_limit(self) -> int:
+        return int(self.model_.model_body.max_seq_length)
+
+    def _token_counts(self, texts, targets):
+        joined = self._join(texts, targets)
+        return [len(ids) for ids in self.model_.model_body.tokenizer(joined, truncation=False)["input_ids"]]
 
     def __getstate__(self):
         state = dict(self.__dict__)

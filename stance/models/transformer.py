@@ -92,6 +92,13 @@ class TransformerClassifier(StanceClassifier):
                 proba[batch] = torch.softmax(logits, dim=-1).numpy()
         return proba
 
+    def input_limit(self) -> int:
+        return self.max_length
+
+    def _token_counts(self, texts, targets):
+        pair = targets if self.use_target else None
+        return [len(ids) for ids in self.tokenizer_(texts, pair, truncation=False)["input_ids"]]
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("model_", None)

@@ -31,6 +31,7 @@ TAG_SWEEP = "stance.sweep"
 TAG_MODEL = "stance.model"
 TAG_FAMILY = "stance.family"
 TAG_ROLE = "stance.role"
+TAG_MODEL_URI = "stance.model_uri"
 
 
 def resolve_uri(uri: str) -> str:
@@ -175,7 +176,9 @@ class Tracker:
         """Log a fitted classifier as an MLflow pyfunc model; returns its ``runs:/`` URI."""
         from stance.tracking.pyfunc import log_pyfunc
 
-        return log_pyfunc(estimator, input_example)
+        uri = log_pyfunc(estimator, input_example)
+        mlflow.set_tag(TAG_MODEL_URI, uri)
+        return uri
 
     # ------------------------------------------------------------------ reading back
     def child_runs(self, parent_run_id: str) -> list[Any]:

@@ -40,4 +40,11 @@ class SweepParentRun(Callback):
         ok = bool(children) and all(run.info.status == "FINISHED" for run in children)
         tracker.end_parent(self.run_id, "FINISHED" if ok else "FAILED")
         print_leaderboard(run_rows(children), title=f"{config.experiment_name}: {len(children)} runs (sweep {self.run_id})")
+        registry = config.get("registry")
+        if ok and registry is not None and registry.register_best:
+            from stance.tracking.registry import best_run, register
+
+            best = best_run(tracker.uri, tracker.experiment, registry.metric, parent_run_id=self.run_id)
+            print(f"\nRegistered the best run by {registry.metric} as "
+                  f"{register(tracker.uri, best.info.run_id, registry.name, registry.alias)}")
         print(f"\nOpen the runs: mlflow ui --backend-store-uri {tracker.uri}")

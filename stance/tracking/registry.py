@@ -1,0 +1,91 @@
+"""The MLflow Model Registry: register a run's model under a name, move an alias to it,
+pick the best run of an experiment, and load a model by URI with clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from stance.errors import StanceError
+from stance.tracking import TAG_MODEL_URI, TAG_ROLE, resolve_uri
+
+DEFAULT_NAME = "stance-foreign-troops"
+DEFAULT_ALIAS = "champion"
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: str
+    alias: str
+    run_id: str
+
+    def __str__(self) -> str:
+        return f"models:/{self.name}@{self.alias} = version {self.version} (run {self.run_id})"
+
+
+def _client(tracking_uri: str) -> MlflowClient:
+    uri = resolve_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def best_run(tracking_uri: str, experiment: str, metric: str = "macro_f1_mean", parent_run_id: str | None = None):
+    """The FINISHED run with the highest ``metric`` (optionally among one sweep's runs)."""
+    client = _client(tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise StanceError(f"no experiment '{experiment}' in {tracking_uri}")
+    query = "attributes.status = 'FINISHED'"
+    if parent_run_id:
+        query += f" and tags.mlflow.parentRunId = '{parent_run_id}'"
+    runs = [r for r in client.search_runs([found.experiment_id], filter_string=query, max_results=10000)
+            if r.data.tags.get(TAG_ROLE) != "sweep" and metric in r.data.metrics]
+    if not runs:
+        raise StanceError(f"no finished run with metric '{metric}' in experiment '{experiment}'")
+    return max(runs, key=lambda r: r.data.metrics[metric])
+
+
+def register(tracking_uri: str, run_id: str, name: str = DEFAULT_NAME, alias: str = DEFAULT_ALIAS) -> Registered:
+    """Register the model logged by ``run_id`` as a new version of ``name`` and point ``alias`` at it."""
+    client = _client(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise StanceError(f"no run '{run_id}' in {tracking_uri}") from None
+    model_uri = run.data.tags.get(TAG_MODEL_URI, f"runs:/{run_id}/model")
+    try:
+        version = mlflow.register_model(model_uri, name)
+    except MlflowException as exc:
+        raise StanceError(f"cannot register the model of run {run_id}: {str(exc).splitlines()[0]}") from None
+    client.set_registered_model_alias(name, alias, version.version)
+    return Registered(name, str(version.version), alias, run_id)
+
+
+def registered_models(tracking_uri: str) -> list[str]:
+    """``name@alias`` (or just ``name``) for every registered model."""
+    listed = []
+    for model in _client(tracking_uri).search_registered_models():
+        aliases = sorted(getattr(model, "aliases", {}) or {})
+        listed.extend(f"{model.name}@{a}" for a in aliases) if aliases else listed.append(model.name)
+    return sorted(listed)
+
+
+def load_model(model_uri: str, tracking_uri: str) -> Any:
+    """Load a pyfunc model by any MLflow URI; an unknown URI lists what is registered."""
+    _client(tracking_uri)
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        try:
+            known = registered_models(tracking_uri)
+        except MlflowException:
+            known = []
+        listing = ", ".join(f"models:/{m}" for m in known) or "none (run the main job, or stance register)"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StanceError(f"cannot load model '{model_uri}' ({reason[:200]}); registered models: {listing}") from None
