@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -70,3 +72,45 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | StanceE
             yield number, StanceError("expected a JSON object", path=path, line=number)
             continue
         yield number, record
+
+
+#: File suffix -> table kind understood by :func:`parse_table`.
+TABLE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
+
+
+def parse_table(text: str, name: str | Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]], int]:
+    """Column names, ``(line, row)`` pairs and the number of blank lines of a CSV/TSV/JSONL text.
+
+    Line numbers are physical lines (a quoted newline in a CSV cell keeps them true); a
+    malformed line is a StanceError naming ``name`` and the line.
+    """
+    if kind == "jsonl":
+        names: list[str] = []
+        rows, blank = [], 0
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                blank += 1
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise StanceError(f"invalid JSON ({exc.msg})", path=name, line=number) from None
+            if not isinstance(row, dict):
+                raise StanceError("expected a JSON object", path=name, line=number)
+            names.extend(k for k in row if k not in names)
+            rows.append((number, row))
+        return names, rows, blank
+    if kind not in ("csv", "tsv"):
+        raise StanceError("unsupported file type (expected .csv, .tsv or .jsonl)", path=name)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if kind == "tsv" else ",")
+    names = list(reader.fieldnames or [])
+    rows = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise StanceError(f"malformed CSV ({exc})", path=name, line=reader.line_num) from None
+        rows.append((reader.line_num, row))
+    return names, rows, 0

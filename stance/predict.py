@@ -11,9 +11,7 @@ skipped and counted. Outputs have ``id, text, target, label, confidence`` and on
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import logging
 import os
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
+from stance.io import TABLE_KINDS, parse_table
 from stance.labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -54,42 +53,24 @@ def _decode(data: bytes, name: str) -> str:
         raise StanceError("not valid UTF-8", path=name, line=data[: exc.start].count(b"\n") + 1) from None
 
 
-def _rows_from_text(text: str, name: str, kind: str, text_column: str) -> list[tuple[int, dict[str, Any]]]:
-    """``(line, row)`` pairs from the content of a plain, CSV/TSV or JSONL input."""
-    if kind in ("csv", "tsv"):
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if kind == "tsv" else ",")
-        if text_column not in (reader.fieldnames or []):
-            raise StanceError(f"missing column '{text_column}' (columns: {', '.join(reader.fieldnames or []) or 'none'})",
-                              path=name)
-        rows = []
-        try:
-            for row in reader:
-                rows.append((reader.line_num, row))
-        except csv.Error as exc:
-            raise StanceError(f"malformed CSV ({exc})", path=name, line=reader.line_num) from None
-        return rows
-    if kind == "jsonl":
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                rows.append((number, {text_column: ""}))
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StanceError(f"invalid JSON ({exc.msg})", path=name, line=number) from None
-            if not isinstance(row, dict) or text_column not in row:
-                raise StanceError(f"no '{text_column}' field", path=name, line=number)
-            rows.append((number, row))
-        return rows
-    return [(number, {text_column: line}) for number, line in enumerate(text.splitlines(), start=1)]
+def _rows_from_text(text: str, name: str, kind: str, text_column: str) -> tuple[list[tuple[int, dict]], int]:
+    """``(line, row)`` pairs and the number of blank lines of a plain, CSV/TSV or JSONL input."""
+    if kind == "text":
+        return [(number, {text_column: line}) for number, line in enumerate(text.splitlines(), start=1)], 0
+    names, rows, blank = parse_table(text, name, kind)
+    if kind != "jsonl" and text_column not in names:
+        raise StanceError(f"missing column '{text_column}' (columns: {', '.join(names) or 'none'})", path=name)
+    for number, row in rows:
+        if text_column not in row:
+            raise StanceError(f"no '{text_column}' field", path=name, line=number)
+    return rows, blank
 
 
 def _kind(name: str, fmt: str | None) -> str:
     if fmt:
         return fmt
     suffix = Path(name).suffix.lower()
-    return {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix, "text")
+    return TABLE_KINDS.get(suffix, "text")
 
 
 def read_statements(statements: Iterable[str] = (), *, path: str | Path | None = None, data: bytes | None = None,
@@ -108,10 +89,10 @@ def read_statements(statements: Iterable[str] = (), *, path: str | Path | None =
             raise StanceError("input file not found", path=path)
         data, name = path.read_bytes(), str(path)
     if data is not None:
-        rows = _rows_from_text(_decode(data, name), name, _kind(name, fmt), text_column)
+        rows, blank = _rows_from_text(_decode(data, name), name, _kind(name, fmt), text_column)
     else:
-        rows = [(k, {text_column: s}) for k, s in enumerate(statements, start=1)]
-    kept, blank = [], 0
+        rows, blank = [(k, {text_column: s}) for k, s in enumerate(statements, start=1)], 0
+    kept = []
     for number, row in rows:
         text = row.get(text_column)
         if not isinstance(text, str) or not text.strip():

@@ -17,15 +17,13 @@ A corpus without fixed splits comes back as a single ``train`` split.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
-from stance.io import read_text
+from stance.io import TABLE_KINDS, parse_table, read_text
 from stance.labels import LABELS
 
 COLUMNS = ("id", "text", "target", "label", "group", "holder")
@@ -92,36 +90,11 @@ def _map_label(raw: Any, label_map: Mapping[str, str], path: Path, line: int) ->
 
 
 def _table_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Column names and ``(line, row)`` pairs of a CSV (header line 1) or JSONL file."""
-    text = read_text(path, "data file")
-    if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
-        rows, names = [], []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StanceError(f"invalid JSON ({exc.msg})", path=path, line=number) from None
-            if not isinstance(row, dict):
-                raise StanceError("expected a JSON object", path=path, line=number)
-            names.extend(k for k in row if k not in names)
-            rows.append((number, row))
-        return names, rows
-    if path.suffix.lower() not in {".csv", ".tsv"}:
+    """Column names and ``(line, row)`` pairs of a CSV/TSV (header line 1) or JSONL file."""
+    kind = TABLE_KINDS.get(path.suffix.lower())
+    if kind is None:
         raise StanceError("unsupported file type (expected .csv, .tsv or .jsonl)", path=path)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-    names = list(reader.fieldnames or [])
-    # the reader's line_num counts physical lines, so quoted newlines keep line numbers true
-    rows = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise StanceError(f"malformed CSV ({exc})", path=path, line=reader.line_num) from None
-        rows.append((reader.line_num, row))
+    names, rows, _ = parse_table(read_text(path, "data file"), path, kind)
     return names, rows
 
 
