@@ -269,7 +269,8 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
 @main.command("register")
 @click.option("--run", "run_id", default=None, help="The run whose model to register.")
 @click.option("--experiment", default=None, help="Or: pick the best finished run of this MLflow experiment ...")
-@click.option("--by", "metric", default="macro_f1_mean", show_default=True, help="... by this metric (highest wins).")
+@click.option("--by", "metric", default="macro_f1", show_default=True,
+              help="... by this metric, highest wins (macro_f1, f_avg, accuracy: the mean over folds).")
 @click.option("--name", default="stance-foreign-troops", show_default=True, help="Registered model name.")
 @click.option("--alias", default="champion", show_default=True, help="Alias moved to the new version.")
 @click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
@@ -277,7 +278,7 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
 def register_command(run_id, experiment, metric, name, alias, tracking_uri) -> None:
     """Register a run's model in the MLflow Model Registry and move an alias to it."""
     from stance.predict import default_tracking_uri
-    from stance.tracking.registry import best_run, register
+    from stance.tracking.registry import MEAN_OF, best_run, register
 
     uri = tracking_uri or default_tracking_uri()
     if bool(run_id) == bool(experiment):
@@ -285,7 +286,8 @@ def register_command(run_id, experiment, metric, name, alias, tracking_uri) -> N
     if experiment:
         run = best_run(uri, experiment, metric)
         run_id = run.info.run_id
-        click.echo(f"best run by {metric}: {run.info.run_name} ({run.data.metrics[metric]:.3f})")
+        key = MEAN_OF.get(metric, metric)
+        click.echo(f"best run by {key}: {run.info.run_name} ({run.data.metrics[key]:.3f})")
     click.echo(f"registered {register(uri, run_id, name, alias)}")
 
 

@@ -96,6 +96,8 @@ def test_best_run_by_metric(registered):
     cfg = registered["cfg"]
     best = best_run(registered["uri"], cfg.experiment_name, "macro_f1_mean")
     assert best.info.run_id == registered["run_id"]
+    # "macro_f1" is the mean over folds, not the last fold's value logged under that name
+    assert best_run(registered["uri"], cfg.experiment_name, "macro_f1").info.run_id == registered["run_id"]
     with pytest.raises(StanceError, match="no finished run with metric 'nope'"):
         best_run(registered["uri"], cfg.experiment_name, "nope")
 
@@ -147,9 +149,10 @@ def test_cli_bad_input_exits_2_with_one_line(registered, tmp_path, args, stdin, 
 
 
 def test_cli_register_by_experiment(registered):
-    proc = stance("register", "--experiment", registered["cfg"].experiment_name, "--by", "macro_f1_mean",
+    proc = stance("register", "--experiment", registered["cfg"].experiment_name, "--by", "macro_f1",
                   "--name", "stance-cli", registered=registered)
     assert proc.returncode == 0, proc.stderr
+    assert "best run by macro_f1_mean: tfidf_logreg" in proc.stdout
     assert "registered models:/stance-cli@champion = version 1" in proc.stdout
     listed = stance("models", registered=registered)
     assert "models:/stance-cli@champion" in listed.stdout.splitlines()
@@ -176,3 +179,20 @@ def test_over_long_statements_are_truncated_with_a_warning(tiny_corpus, tmp_path
     assert "1 statement(s) longer than the model's limit of 16 tokens were truncated (ids: 2)" in caplog.text
     assert table["label"].notna().all()
     mlflow.set_tracking_uri(None)
+
+
+def test_best_by_macro_f1_means_the_fold_mean_not_the_last_fold(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("ranking", artifact_location=(tmp_path / "a").as_uri())
+    runs = {}
+    for name, mean, last in (("steady", 0.6, 0.1), ("lucky-last-fold", 0.4, 0.9)):
+        run = client.create_run(experiment, run_name=name)
+        client.log_metric(run.info.run_id, "macro_f1_mean", mean)
+        client.log_metric(run.info.run_id, "macro_f1", last, step=3)
+        client.set_terminated(run.info.run_id, "FINISHED")
+        runs[name] = run.info.run_id
+    assert best_run(uri, "ranking", "macro_f1").info.run_id == runs["steady"]
+    assert best_run(uri, "ranking", "macro_f1_mean").info.run_id == runs["steady"]

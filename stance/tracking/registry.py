@@ -15,6 +15,9 @@ from stance.tracking import TAG_MODEL_URI, TAG_ROLE, resolve_uri
 
 DEFAULT_NAME = "stance-foreign-troops"
 DEFAULT_ALIAS = "champion"
+#: Headline metric names mean their cross-validated mean: a run's plain ``macro_f1`` holds only
+#: the last fold's value (per-fold values are logged as steps).
+MEAN_OF = {"macro_f1": "macro_f1_mean", "f_avg": "f_avg_mean", "accuracy": "accuracy_mean"}
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,11 @@ def _client(tracking_uri: str) -> MlflowClient:
 
 
 def best_run(tracking_uri: str, experiment: str, metric: str = "macro_f1_mean", parent_run_id: str | None = None):
-    """The FINISHED run with the highest ``metric`` (optionally among one sweep's runs)."""
+    """The FINISHED run with the highest ``metric`` (optionally among one sweep's runs).
+
+    ``macro_f1``, ``f_avg`` and ``accuracy`` mean the mean over folds (see :data:`MEAN_OF`).
+    """
+    metric = MEAN_OF.get(metric, metric)
     client = _client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
