@@ -85,17 +85,16 @@ def as_xy(dataset):
 
 def _fold_predictions(fold, estimator, fold_index: int):
     """One fold: fit, predict, and the rows of the out-of-fold table."""
+    from stance.models.base import proba_by_label
+
     X_train, y_train = as_xy(fold.train)
     X_test, y_test = as_xy(fold.test)
     started = time.perf_counter()
     estimator.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    proba = np.asarray(estimator.predict_proba(X_test), dtype=float)
+    full = proba_by_label(estimator, X_test)
     predict_seconds = time.perf_counter() - started
-    full = np.zeros((len(X_test), len(LABELS)))
-    for k, label in enumerate(estimator.classes_):
-        full[:, LABELS.index(label)] = proba[:, k]
     predicted = [LABELS[i] for i in full.argmax(axis=1)]
     rows = {
         "id": fold.test["id"], "group": fold.test["group"], "fold": [fold_index] * len(X_test),

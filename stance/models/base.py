@@ -117,6 +117,19 @@ def load_estimator(path: str | Path) -> StanceClassifier:
     return estimator
 
 
+def proba_by_label(estimator, X, labels=None) -> np.ndarray:
+    """``predict_proba`` with one column per label of ``labels`` (default: the fixed label set),
+    0 for a label the model never saw in training."""
+    from stance.labels import LABELS
+
+    labels = list(labels or LABELS)
+    proba = np.asarray(estimator.predict_proba(X), dtype=float)
+    full = np.zeros((proba.shape[0], len(labels)))
+    for k, label in enumerate(estimator.classes_):
+        full[:, labels.index(label)] = proba[:, k]
+    return full
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     scores = scores - scores.max(axis=1, keepdims=True)
     exp = np.exp(scores)

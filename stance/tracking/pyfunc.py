@@ -11,7 +11,6 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
@@ -31,11 +30,9 @@ def signature() -> ModelSignature:
 
 def probabilities_frame(estimator, statements: pd.DataFrame) -> pd.DataFrame:
     """``label`` plus one probability column per label (0 for a label the model never saw)."""
-    proba = np.asarray(estimator.predict_proba(statements), dtype=float)
-    classes = list(estimator.classes_)
-    full = np.zeros((len(statements), len(LABELS)))
-    for k, label in enumerate(classes):
-        full[:, LABELS.index(label)] = proba[:, k]
+    from stance.models.base import proba_by_label
+
+    full = proba_by_label(estimator, statements)
     frame = pd.DataFrame(full, columns=list(LABELS))
     frame.insert(0, "label", [LABELS[i] for i in full.argmax(axis=1)])
     return frame
