@@ -214,6 +214,66 @@ def train_command(overrides: tuple[str, ...]) -> None:
     hydra_main(list(overrides))
 
 
+# --------------------------------------------------------------------------- comparing
+@main.command("compare")
+@click.argument("experiment", required=False)
+@click.option("--sweep", default=None, help="Compare this sweep's runs (parent run id). [default: the latest sweep]")
+@click.option("--all-runs", is_flag=True, help="Compare every run of the experiment (the latest of each variant).")
+@click.option("--out", default=None, help="Folder for leaderboard.md and the figures. [default: experiments/EXPERIMENT/]")
+@click.option("--log/--no-log", default=True, show_default=True, help="Log them to a comparison run in MLflow.")
+@click.option("-o", "--override", "overrides", multiple=True, help="Config override, e.g. -o tracking=server.")
+@user_errors
+def compare_command(experiment, sweep, all_runs, out, log, overrides) -> None:
+    """Leaderboard of an experiment's runs, each tested against the best (EXPERIMENT: a name in experiments/)."""
+    from stance.compare import compare_experiment, log_comparison, print_table, write_outputs
+    from stance.config import experiments_dir
+    from stance.experiments import experiment_config
+
+    cfg = experiment_config(experiment, overrides)
+    comparison = compare_experiment(cfg, sweep=sweep, all_runs=all_runs)
+    print_table(comparison, title=f"{cfg.experiment_name}: {len(comparison.entries)} runs by {comparison.metric}")
+    folder = Path(out) if out else experiments_dir() / (experiment or "default")
+    files = write_outputs(comparison, folder, heading=f"# {experiment or cfg.experiment_name}: leaderboard")
+    click.echo("wrote " + ", ".join(str(f) for f in files))
+    if log:
+        click.echo(f"logged to comparison run {log_comparison(cfg, comparison, files)}")
+
+
+@main.command("experiments")
+@click.option("--readme", default=None, help="Page to regenerate. [default: experiments/README.md]")
+@click.option("-o", "--override", "overrides", multiple=True, help="Config override, e.g. -o tracking=server.")
+@user_errors
+def experiments_command(readme, overrides) -> None:
+    """Regenerate experiments/README.md (questions, commands, results) from the MLflow store."""
+    from stance.compare import NoRuns, compare_experiment, markdown, write_outputs
+    from stance.config import experiments_dir
+    from stance.experiments import BEGIN, END, experiment_config, experiments, render_readme, replace_section
+    from stance.io import atomic_write_text, read_text
+
+    folder = experiments_dir()
+    items = []
+    for experiment in experiments(folder):
+        try:
+            comparison = compare_experiment(experiment_config(experiment.name, overrides))
+        except NoRuns:
+            kept = experiment.results_dir() / "leaderboard.md"
+            table = read_text(kept, "leaderboard").split("\n", 2)[-1] if kept.is_file() else None
+            click.echo(f"{experiment.name}: no runs in this store" + (f"; kept {kept}" if table else ""))
+            items.append((experiment, table))
+            continue
+        write_outputs(comparison, experiment.results_dir(), heading=f"# {experiment.name}: leaderboard")
+        table = markdown(comparison)
+        items.append((experiment, table))
+        page = experiment.results_dir() / "README.md"
+        if page.is_file():
+            atomic_write_text(page, replace_section(read_text(page, "README"), table, page))
+        click.echo(f"{experiment.name}: {len(comparison.entries)} runs, best {comparison.best.label}")
+    path = Path(readme) if readme else folder / "README.md"
+    current = read_text(path, "README") if path.is_file() else f"# Experiments\n\n{BEGIN}\n{END}\n"
+    atomic_write_text(path, replace_section(current, render_readme(items), path))
+    click.echo(f"wrote {path}")
+
+
 # --------------------------------------------------------------------------- models
 @main.command("predict")
 @click.argument("statements", nargs=-1)

@@ -32,6 +32,8 @@ class EvalSchema:
     n_bootstrap: int = 1000
     confidence: float = 0.95
     debug_folds: int = 2
+    train_fraction: float = 1.0  # share of each training fold used (stratified, seeded): learning curves
+    refit: bool = True  # train a final model on all the data and log it (false: evaluate only)
 
 
 @dataclass
@@ -49,6 +51,17 @@ class RegistrySchema:
 
 
 @dataclass
+class ReportSchema:
+    """How ``stance compare`` ranks an experiment's runs."""
+
+    metric: str = "macro_f1"  # headline score: macro_f1, f_avg or accuracy
+    select_by: Optional[str] = None  # e.g. val_f_avg: keep each model's best run on validation data
+    n_resamples: int = 10000  # approximate randomisation shuffles (the bootstrap uses eval.n_bootstrap)
+    all_runs: bool = False  # compare every run of the experiment (several sweeps), not only the latest sweep
+    published: dict[str, float] = field(default_factory=dict)  # published scores to show beside ours
+
+
+@dataclass
 class PathsSchema:
     root: str = "."
 
@@ -56,6 +69,7 @@ class PathsSchema:
 @dataclass
 class StanceSchema:
     data: Any = MISSING
+    extra_train: Any = None  # a second corpus added to every training fold (never tested on): transfer
     model: ModelSchema = MISSING
     eval: EvalSchema = MISSING
     tracking: TrackingSchema = MISSING
@@ -64,6 +78,7 @@ class StanceSchema:
     experiment_name: str = "foreign-troops"
     paths: PathsSchema = field(default_factory=PathsSchema)
     registry: RegistrySchema = field(default_factory=RegistrySchema)
+    report: ReportSchema = field(default_factory=ReportSchema)
 
 
 def config_dir() -> Path:

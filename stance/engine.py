@@ -83,40 +83,64 @@ def as_xy(dataset):
     return X, np.array([names[i] for i in dataset["label"]])
 
 
-def _fold_predictions(fold, estimator, fold_index: int):
-    """One fold: fit, predict, and the rows of the out-of-fold table."""
+def _predict_rows(estimator, dataset) -> dict[str, list]:
+    """Predictions for ``dataset`` as columns: gold, predicted, confidence and p_<label>."""
     from stance.models.base import proba_by_label
 
-    X_train, y_train = as_xy(fold.train)
-    X_test, y_test = as_xy(fold.test)
-    started = time.perf_counter()
-    estimator.fit(X_train, y_train)
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    full = proba_by_label(estimator, X_test)
-    predict_seconds = time.perf_counter() - started
-    predicted = [LABELS[i] for i in full.argmax(axis=1)]
-    rows = {
-        "id": fold.test["id"], "group": fold.test["group"], "fold": [fold_index] * len(X_test),
-        "held_out": [fold.name] * len(X_test), "holder": fold.test["holder"], "target": fold.test["target"],
-        "text": fold.test["text"], "gold": y_test.tolist(), "predicted": predicted,
+    X, y = as_xy(dataset)
+    full = proba_by_label(estimator, X)
+    return {
+        "gold": y.tolist(), "predicted": [LABELS[i] for i in full.argmax(axis=1)],
         "confidence": full.max(axis=1).tolist(),
         **{f"p_{label}": full[:, k].tolist() for k, label in enumerate(LABELS)},
     }
-    timing = {"fit_seconds": fit_seconds, "predict_per_second": len(X_test) / max(predict_seconds, 1e-9)}
+
+
+def _fold_predictions(fold, train_data, estimator, fold_index: int):
+    """One fold: fit on ``train_data``, predict the test statements, and the out-of-fold rows."""
+    started = time.perf_counter()
+    estimator.fit(*as_xy(train_data))
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = _predict_rows(estimator, fold.test)
+    predict_seconds = time.perf_counter() - started
+    rows = {
+        "id": fold.test["id"], "group": fold.test["group"], "fold": [fold_index] * len(fold.test),
+        "held_out": [fold.name] * len(fold.test), "holder": fold.test["holder"], "target": fold.test["target"],
+        "text": fold.test["text"], **predicted,
+    }
+    timing = {"fit_seconds": fit_seconds, "predict_per_second": len(fold.test) / max(predict_seconds, 1e-9)}
     return rows, timing
 
 
-def train(cfg, parent_run_id: str | None = None) -> TrainResult:
-    """Cross-validate ``cfg.model`` on ``cfg.data`` with ``cfg.eval``; log everything to MLflow."""
+def _training_data(train_split, fraction: float, extra, seed: int):
+    """Training statements (a stratified share of them), plus any extra corpus; and their own count."""
+    from datasets import concatenate_datasets
+
+    from stance.data.splits import subsample
+
+    own = subsample(train_split, fraction, seed)
+    if extra is None:
+        return own, len(own)
+    return concatenate_datasets([own, extra.cast(own.features)]), len(own)
+
+
+def train(cfg, parent_run_id: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
+    """Cross-validate ``cfg.model`` on ``cfg.data`` with ``cfg.eval``; log everything to MLflow.
+
+    ``parent_run_id`` nests the run under a sweep's parent run; ``overrides`` (the job's
+    command-line overrides) are recorded so that ``stance compare`` can name the variant.
+    """
     import pandas as pd
     from omegaconf import OmegaConf
 
     from stance import __version__
     from stance.data.splits import pooled
-    from stance.evaluation import classification_report, fold_metrics, summarise
+    from stance.evaluation import HEADLINE, classification_report, fold_metrics, summarise
+    from stance.report import errors_markdown, misclassified
     from stance.plots import confusion_figure
-    from stance.tracking import TAG_FAMILY, TAG_MODEL, TAG_SWEEP, Tracker, fingerprint, git_commit
+    from stance.tracking import (MAX_PARAM_LENGTH, OOF_PREDICTIONS, TAG_FAMILY, TAG_MODEL, TAG_OVERRIDES, TAG_SWEEP,
+                                 Tracker, fingerprint, git_commit)
 
     from omegaconf.errors import MissingMandatoryValue
 
@@ -137,6 +161,8 @@ def train(cfg, parent_run_id: str | None = None) -> TrainResult:
     if cfg.get("debug"):
         folds = folds[: cfg.eval.get("debug_folds", 2)]
     everything = pooled(corpus)
+    extra = pooled(build(cfg.extra_train, "extra_train")) if cfg.get("extra_train") else None
+    fraction = cfg.eval.get("train_fraction", 1.0)
     tags = {
         TAG_MODEL: name, TAG_FAMILY: type(probe).family, "stance.version": __version__,
         "git_commit": git_commit(cfg.paths.root), "stance.eval": type(splitter).__name__,
@@ -145,6 +171,10 @@ def train(cfg, parent_run_id: str | None = None) -> TrainResult:
     }
     if parent_run_id:
         tags[TAG_SWEEP] = parent_run_id
+    if overrides:
+        tags[TAG_OVERRIDES] = " ".join(overrides)[:MAX_PARAM_LENGTH]
+    if extra is not None:
+        tags["stance.extra_train"] = f"{len(extra)} statements, targets: {', '.join(sorted(set(extra['target'])))}"
     log.info("%s: %d statements, %d folds (%s), tracking to %s", name, len(everything), len(folds),
              tags["stance.eval"], tracker.uri)
 
@@ -152,44 +182,57 @@ def train(cfg, parent_run_id: str | None = None) -> TrainResult:
         tracker.log_config(resolved, OmegaConf.to_yaml(cfg, resolve=True))
         per_fold, tables, pairs, estimators = [], [], [], []
         for k, fold in enumerate(folds):
-            if len(set(fold.train["label"])) < 2:
+            train_data, n_train = _training_data(fold.train, fraction, extra, cfg.seed + k)
+            if len(set(train_data["label"])) < 2:
                 raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
             estimator = make_estimator(cfg)
-            rows, timing = _fold_predictions(fold, estimator, k)
+            rows, timing = _fold_predictions(fold, train_data, estimator, k)
             metrics = fold_metrics(rows["gold"], rows["predicted"])
-            metrics.update(timing)
+            metrics.update(timing, n_train=n_train)
+            if fold.validation is not None:  # model selection looks here, never at the test split
+                checked = _predict_rows(estimator, fold.validation)
+                validation = fold_metrics(checked["gold"], checked["predicted"])
+                metrics.update({f"val_{m}": validation[m] for m in HEADLINE})
             per_fold.append({"fold": k, "held_out": fold.name, **metrics})
             tables.append(pd.DataFrame(rows))
             pairs.append((rows["gold"], rows["predicted"]))
             estimators.append(estimator)
-            tracker.log_metrics({m: v for m, v in metrics.items() if isinstance(v, float)}, step=k)
-            log.info("%s: fold %d/%d (held out %s, %d statements): macro-F1 %.3f, F_avg %.3f, fit %.1f s",
-                     name, k + 1, len(folds), fold.name, metrics["n"], metrics["macro_f1"], metrics["f_avg"],
-                     timing["fit_seconds"])
+            tracker.log_metrics({m: v for m, v in metrics.items() if isinstance(v, (int, float))}, step=k)
+            log.info("%s: fold %d/%d (held out %s, %d statements, trained on %d): macro-F1 %.3f, F_avg %.3f, "
+                     "fit %.1f s", name, k + 1, len(folds), fold.name, metrics["n"], len(train_data),
+                     metrics["macro_f1"], metrics["f_avg"], timing["fit_seconds"])
 
         predictions = pd.concat(tables, ignore_index=True)
         summary = summarise(per_fold, pairs, n_resamples=cfg.eval.n_bootstrap, confidence=cfg.eval.confidence,
                             seed=cfg.seed)
         summary["fit_seconds"] = float(np.mean([f["fit_seconds"] for f in per_fold]))
         summary["predict_per_second"] = float(np.mean([f["predict_per_second"] for f in per_fold]))
+        for key in ("n_train", *(f"val_{m}" for m in HEADLINE)):
+            if key in per_fold[0]:
+                summary[f"{key}_mean"] = float(np.mean([f[key] for f in per_fold]))
         pooled_metrics = fold_metrics(predictions["gold"], predictions["predicted"])
         summary.update({f"pooled_{m}": pooled_metrics[m] for m in ("macro_f1", "f_avg", "accuracy")})
         summary["n_folds"] = float(len(folds))
         tracker.log_metrics(summary)
-        tracker.log_frame(predictions, "oof_predictions.csv")
+        tracker.log_frame(predictions, OOF_PREDICTIONS)
         tracker.log_frame(pd.DataFrame([{**f, "confusion": json.dumps(f["confusion"])} for f in per_fold]),
                           "fold_metrics.csv")
         tracker.log_text(classification_report(predictions["gold"], predictions["predicted"]),
                          "classification_report.txt")
+        errors = misclassified(predictions)
+        tracker.log_frame(errors, "errors.csv")
+        tracker.log_text(errors_markdown(errors, title=f"{name}: misclassified statements"), "errors.md")
         tracker.log_figure(confusion_figure(pooled_metrics["confusion"], LABELS, title=name),
                            "confusion_matrix.png")
 
-        if len(folds) == 1:  # fixed splits: the evaluated model is the final one
-            final = estimators[0]
-        else:
-            final = make_estimator(cfg).fit(*as_xy(everything))
-        example = as_xy(everything.select(range(min(2, len(everything)))))[0]
-        model_uri = tracker.log_model(final, example)
+        final, model_uri = None, None
+        if cfg.eval.get("refit", True):
+            if len(folds) == 1:  # fixed splits: the evaluated model is the final one
+                final = estimators[0]
+            else:
+                final = make_estimator(cfg).fit(*as_xy(_training_data(everything, fraction, extra, cfg.seed)[0]))
+            example = as_xy(everything.select(range(min(2, len(everything)))))[0]
+            model_uri = tracker.log_model(final, example)
         log.info("%s: macro-F1 %.3f [%.3f, %.3f], F_avg %.3f, accuracy %.3f (run %s)", name,
                  summary["macro_f1_mean"], summary["macro_f1_ci_low"], summary["macro_f1_ci_high"],
                  summary["f_avg_mean"], summary["accuracy_mean"], run.info.run_id)

@@ -15,6 +15,7 @@ Definitions:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,13 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str
     return confusion_matrix(list(y_true), list(y_pred), labels=list(labels))
 
 
+def quiet_nanmean(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """``np.nanmean`` that gives NaN for all-NaN slices without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
+
+
 def scores_from_confusion(cm: np.ndarray, labels: Sequence[str] = LABELS) -> dict[str, np.ndarray]:
     """Headline scores from one confusion matrix or a stack of them (shape ``(..., L, L)``).
 
@@ -43,7 +51,8 @@ def scores_from_confusion(cm: np.ndarray, labels: Sequence[str] = LABELS) -> dic
     gold = cm.sum(axis=-1)
     pred = cm.sum(axis=-2)
     denominator = gold + pred
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no F1 to average: NaN, on purpose
         f1 = np.where(denominator > 0, 2 * tp / np.where(denominator > 0, denominator, 1), np.nan)
         favg_idx = [list(labels).index(lab) for lab in FAVG_LABELS if lab in labels]
         return {
@@ -72,6 +81,24 @@ def fold_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[
     return metrics
 
 
+def confusion_stack(gold: np.ndarray, predicted: np.ndarray, size: int) -> np.ndarray:
+    """Confusion matrices of many label-code arrays at once.
+
+    ``gold`` has shape ``(R, n)`` or ``(n,)``, ``predicted`` shape ``(R, n)``; the result has
+    shape ``(R, size, size)``, rows gold and columns predicted.
+    """
+    predicted = np.atleast_2d(predicted)
+    codes = np.broadcast_to(gold, predicted.shape) * size + predicted
+    offsets = (np.arange(len(predicted)) * size * size)[:, None]
+    counts = np.bincount((codes + offsets).ravel(), minlength=len(predicted) * size * size)
+    return counts.reshape(len(predicted), size, size)
+
+
+def label_codes(labels_seq: Sequence[str], labels: Sequence[str] = LABELS) -> np.ndarray:
+    index = {label: k for k, label in enumerate(labels)}
+    return np.array([index[label] for label in labels_seq], dtype=np.int64)
+
+
 def bootstrap_fold_means(
     folds: Sequence[tuple[Sequence[str], Sequence[str]]],
     n_resamples: int = 1000,
@@ -84,17 +111,12 @@ def bootstrap_fold_means(
     sizes), scores each fold, and averages the folds.
     """
     rng = np.random.default_rng(seed)
-    index = {label: k for k, label in enumerate(labels)}
-    size = len(labels)
     per_fold = []
     for y_true, y_pred in folds:
-        codes = np.array([index[t] * size + index[p] for t, p in zip(y_true, y_pred)])
-        draws = codes[rng.integers(0, len(codes), size=(n_resamples, len(codes)))]
-        offsets = (np.arange(n_resamples) * size * size)[:, None]
-        cms = np.bincount((draws + offsets).ravel(), minlength=n_resamples * size * size)
-        per_fold.append(scores_from_confusion(cms.reshape(n_resamples, size, size), labels))
-    with np.errstate(invalid="ignore"):
-        return {m: np.nanmean(np.stack([f[m] for f in per_fold]), axis=0) for m in HEADLINE}
+        gold, pred = label_codes(y_true, labels), label_codes(y_pred, labels)
+        draws = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
+        per_fold.append(scores_from_confusion(confusion_stack(gold[draws], pred[draws], len(labels)), labels))
+    return {m: quiet_nanmean(np.stack([f[m] for f in per_fold]), axis=0) for m in HEADLINE}
 
 
 def summarise(

@@ -50,8 +50,8 @@ def agreement_table(result: Agreement, first: str, second: str):
     return table
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    align = ["---"] + ["---:"] * (len(header) - 1)
+def markdown_table(header: list[str], rows: list[list[str]], align: list[str] | None = None) -> str:
+    align = align or ["---"] + ["---:"] * (len(header) - 1)
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -148,6 +148,9 @@ def leaderboard_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
         value = metrics.get(name)
         return "-" if value is None else f"{value:.{digits}f}"
 
+    from stance.compare import common_overrides, label_of
+
+    common = common_overrides(rows)
     ordered = sorted(rows, key=lambda r: -r["metrics"].get("macro_f1_mean", float("-inf")))
     table = []
     for row in ordered:
@@ -155,7 +158,7 @@ def leaderboard_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
         score = cell(m, "macro_f1_mean")
         if "macro_f1_ci_low" in m:
             score += f" [{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}]"
-        table.append([row["model"], row["eval"], score, cell(m, "f_avg_mean"), cell(m, "accuracy_mean"),
+        table.append([label_of(row["model"], row.get("overrides", "").split(), common), row["eval"], score, cell(m, "f_avg_mean"), cell(m, "accuracy_mean"),
                       cell(m, "fit_seconds", 1), row["status"]])
     return table
 
@@ -186,3 +189,33 @@ def predictions_table(table, width: int = 60):
         out.add_row(str(row["id"]), row["label"], f"{row['confidence']:.3f}",
                     *(f"{row[f'p_{label}']:.3f}" for label in LABELS), text)
     return out
+
+
+ERROR_COLUMNS = ("id", "document", "holder", "gold", "predicted", "confidence", "text")
+
+
+def misclassified(predictions):
+    """The out-of-fold predictions that are wrong, most confident first (a DataFrame)."""
+    wrong = predictions[predictions["gold"] != predictions["predicted"]].rename(columns={"group": "document"})
+    return wrong.sort_values(["confidence", "id"], ascending=[False, True], kind="stable")[list(ERROR_COLUMNS)]
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def errors_markdown(errors, title: str = "Misclassified statements") -> str:
+    """The misclassified statements as a Markdown page: gold-to-predicted counts, then each one."""
+    from collections import Counter
+
+    pairs = Counter(zip(errors["gold"], errors["predicted"]))
+    lines = [f"# {title}", "", f"{len(errors)} statements misclassified out of fold, most confident first.", ""]
+    if pairs:
+        lines += [markdown_table(["gold", "predicted", "statements"],
+                                 [[g, p, str(n)] for (g, p), n in pairs.most_common()], ["---", "---", "---:"]), ""]
+        lines.append(markdown_table(
+            ["gold", "predicted", "confidence", "holder", "document", "statement"],
+            [[r["gold"], r["predicted"], f"{r['confidence']:.3f}", _cell(r["holder"]), _cell(r["document"]),
+              _cell(r["text"])] for r in errors.to_dict(orient="records")],
+            ["---", "---", "---:", "---", "---", "---"]))
+    return "\n".join(lines) + "\n"

@@ -21,6 +21,13 @@ def parent_run_id() -> str | None:
     return marker.read_text().strip() if marker.is_file() else None
 
 
+def job_overrides() -> list[str]:
+    """This job's command-line overrides (a sweep job's own choices included)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task)
+
+
 #: Library progress bars and chatter that drown our per-fold progress lines (set only if unset).
 QUIET = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -57,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         from stance.engine import train
 
         try:
-            result = train(cfg, parent_run_id=parent_run_id())
+            result = train(cfg, parent_run_id=parent_run_id(), overrides=job_overrides())
         except StanceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

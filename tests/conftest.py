@@ -175,8 +175,9 @@ def make_cfg(tmp_path: Path, tiny_corpus: Path, monkeypatch):
     store.mkdir()
 
     def make(*overrides: str):
+        data = [] if any(o.startswith("data.path=") for o in overrides) else [f"data.path={tiny_corpus}"]
         return compose([
-            f"paths.root={ROOT}", f"data.path={tiny_corpus}",
+            f"paths.root={ROOT}", *data,
             f"tracking.uri=sqlite:///{store}/mlflow.db", f"tracking.artifact_root={store}/artifacts",
             "eval.n_bootstrap=200", *overrides,
         ])

@@ -26,11 +26,22 @@ def test_experiments_exist_and_say_what_question_they_answer():
         assert "Question:" in text, path
 
 
+def tiny_data(path: Path, job: list[str], tiny_tweeteval: Path) -> list[str]:
+    """Overrides that point an experiment's corpora at tiny copies."""
+    overrides = []
+    if "override /data: tweeteval" in path.read_text():
+        overrides.append(f"data.path={tiny_tweeteval}")
+    if "extra_train=tweeteval" in job:
+        overrides.append(f"extra_train.path={tiny_tweeteval}")
+    return overrides
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
-def test_experiment_runs_in_debug_mode(path, make_cfg):
+def test_experiment_runs_in_debug_mode(path, make_cfg, tiny_tweeteval):
     for job in sweep_jobs(path):
-        cfg = make_cfg(f"+experiment={path.stem}", "debug=true", *job)
-        result = train(cfg)
+        cfg = make_cfg(f"+experiment={path.stem}", "debug=true", *job, *tiny_data(path, job, tiny_tweeteval))
+        result = train(cfg, overrides=job)
         assert result.run_id and len(result.folds) <= cfg.eval.debug_folds
         assert result.predictions["predicted"].notna().all()
+        assert (result.model_uri is None) == (not cfg.eval.refit)

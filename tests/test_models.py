@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 
 from stance.models import (EmbeddingLogReg, MajorityClass, SetFitClassifier, StratifiedRandom, TfidfClassifier,
-                           TransformerClassifier, load_estimator)
+                           TfidfEmbeddingClassifier, TransformerClassifier, load_estimator)
 from stance.models.pretrained import PACKAGED, packaged_model_path, resolve
 
 FAST = [
@@ -17,9 +17,11 @@ FAST = [
     pytest.param(lambda: StratifiedRandom(seed=1), id="stratified"),
     pytest.param(lambda: TfidfClassifier(classifier="logreg"), id="tfidf_logreg"),
     pytest.param(lambda: TfidfClassifier(classifier="svm"), id="tfidf_svm"),
+    pytest.param(lambda: TfidfClassifier(classifier="logreg", per_target=True), id="tfidf_per_target"),
 ]
 SLOW = [
     pytest.param(lambda: EmbeddingLogReg(), id="embed_logreg", marks=pytest.mark.slow),
+    pytest.param(lambda: TfidfEmbeddingClassifier(), id="tfidf_embed_svm", marks=pytest.mark.slow),
     pytest.param(lambda: SetFitClassifier(num_iterations=1, max_steps=2, batch_size=4), id="setfit",
                  marks=pytest.mark.slow),
     pytest.param(lambda: TransformerClassifier(max_steps=2, batch_size=4), id="finetune", marks=pytest.mark.slow),
@@ -118,10 +120,35 @@ def test_transformer_is_reproducible_on_cpu(xy):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [TransformerClassifier, SetFitClassifier, EmbeddingLogReg])
+@pytest.mark.parametrize("make", [TransformerClassifier, SetFitClassifier, EmbeddingLogReg, TfidfEmbeddingClassifier])
 def test_unavailable_pretrained_model_is_one_clear_error(make, xy, monkeypatch):
     from stance.errors import StanceError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(StanceError, match="cannot load pretrained model 'no-org/no-such-model' .*HF_HUB_OFFLINE=0"):
         make(pretrained="no-org/no-such-model").fit(*xy)
+
+
+def test_per_target_models_route_each_statement_to_its_targets_model(xy):
+    X, y = xy
+    two = X.assign(target=["troops" if k % 2 else "sanctions" for k in range(len(X))])
+    routed = TfidfClassifier(per_target=True).fit(two, y)
+    assert sorted(routed.models_) == ["sanctions", "troops"]
+    troops = (two["target"] == "troops").to_numpy()
+    alone = TfidfClassifier(use_target=False).fit(two[troops], y[troops])
+    assert np.allclose(routed.predict_proba(two[troops]), alone.predict_proba(two[troops]))
+    # an unseen target goes to the model of the most frequent training target
+    unseen = two.assign(target="elections")
+    expected = routed.predict_proba(two.assign(target=routed.default_target_))
+    assert np.allclose(routed.predict_proba(unseen), expected)
+
+
+@pytest.mark.slow
+def test_hybrid_features_hold_the_sentence_embedding(xy):
+    X, y = xy
+    with_embedding = TfidfEmbeddingClassifier(embedding_weight=1.0).fit(X, y)
+    features = with_embedding.models_[None][0]
+    n_grams = TfidfClassifier().fit(X, y).models_[None][0]
+    assert features.transform(X).shape[1] == n_grams.transform(X).shape[1] + 384  # MiniLM's dimension
+    muted = TfidfEmbeddingClassifier(embedding_weight=0.0).fit(X, y)
+    assert np.allclose(muted.predict_proba(X), TfidfClassifier(classifier="svm").fit(X, y).predict_proba(X))

@@ -1,7 +1,7 @@
 """Corpora and evaluation splits."""
 
 from stance.data.loaders import load_annotations, load_corpus, load_table, load_tweeteval
-from stance.data.splits import Fold, FixedSplits, GroupedKFold, StratifiedKFold
+from stance.data.splits import Fold, FixedSplits, GroupedKFold, StratifiedKFold, subsample
 
 __all__ = [
     "Fold",
@@ -12,4 +12,5 @@ __all__ = [
     "load_corpus",
     "load_table",
     "load_tweeteval",
+    "subsample",
 ]

@@ -164,8 +164,12 @@ def _tweeteval_mapping(root: Path) -> dict[str, str]:
     return mapping
 
 
-def load_tweeteval(path: str | Path, targets: list[str] | None = None):
-    """The TweetEval stance folder: fixed train/validation/test splits, target = folder name."""
+def load_tweeteval(path: str | Path, targets: list[str] | None = None, target_names: dict[str, str] | None = None):
+    """The TweetEval stance folder: fixed train/validation/test splits.
+
+    The target of a tweet is its folder's name, or ``target_names[folder]`` where given (e.g.
+    "Legalization of Abortion" for ``abortion``: target-aware models read the target's words).
+    """
     root = Path(path)
     if not root.is_dir():
         raise StanceError("TweetEval stance folder not found", path=root)
@@ -190,7 +194,7 @@ def load_tweeteval(path: str | Path, targets: list[str] | None = None):
             for number, (text, raw) in enumerate(zip(texts, labels), start=1):
                 row_id = f"{name}/{prefix}/{number}"
                 splits.setdefault(split, []).append(
-                    {"id": row_id, "text": text.strip(), "target": name,
+                    {"id": row_id, "text": text.strip(), "target": (target_names or {}).get(name, name),
                      "label": _map_label(raw, mapping, label_path, number), "group": row_id, "holder": ""}
                 )
     return _dataset_dict(splits)

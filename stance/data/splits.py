@@ -120,3 +120,23 @@ class GroupedKFold:
             Fold(name, data.select(tr), data.select(te), meta={"held_out_groups": name})
             for name, tr, te in self.indices(data["group"], data["text"], data["label"])
         ]
+
+
+def subsample(dataset, fraction: float, seed: int = 0):
+    """A stratified, seeded share of ``dataset``'s rows (for learning curves).
+
+    Each label keeps ``round(fraction * count)`` statements, at least one; rows keep their
+    order. ``fraction`` 1 returns the dataset unchanged.
+    """
+    if not 0 < fraction <= 1:
+        raise StanceError(f"eval.train_fraction must be in (0, 1], got {fraction}")
+    if fraction == 1:
+        return dataset
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(dataset["label"])
+    keep = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        count = max(1, int(round(fraction * len(members))))
+        keep.extend(rng.permutation(members)[:count].tolist())
+    return dataset.select(sorted(keep))

@@ -7,6 +7,7 @@ from stance.models.base import StanceClassifier, load_estimator
 from stance.models.baselines import MajorityClass, StratifiedRandom
 from stance.models.embedding import EmbeddingLogReg
 from stance.models.fewshot import SetFitClassifier
+from stance.models.hybrid import TfidfEmbeddingClassifier
 from stance.models.sparse import TfidfClassifier
 from stance.models.transformer import TransformerClassifier
 
@@ -17,6 +18,7 @@ __all__ = [
     "StanceClassifier",
     "StratifiedRandom",
     "TfidfClassifier",
+    "TfidfEmbeddingClassifier",
     "TransformerClassifier",
     "load_estimator",
 ]

@@ -12,7 +12,7 @@ class EmbeddingLogReg(StanceClassifier):
 
     The features are the statement's embedding and, with ``use_target``, the target's
     embedding beside it. The encoder is not trained and not pickled: it is loaded again
-    from ``pretrained`` when needed.
+    from ``pretrained`` when needed (once per process).
     """
 
     family = "embedding"
@@ -27,14 +27,9 @@ class EmbeddingLogReg(StanceClassifier):
         self.seed = seed
 
     def _encoder(self):
-        if getattr(self, "_encoder_cache", None) is None:
-            from sentence_transformers import SentenceTransformer
+        from stance.models.pretrained import sentence_encoder
 
-            from stance.models.pretrained import load, torch_threads
-
-            torch_threads()
-            self._encoder_cache = load(SentenceTransformer, self.pretrained, device="cpu")
-        return self._encoder_cache
+        return sentence_encoder(self.pretrained)
 
     def _embed(self, X) -> np.ndarray:
         texts, targets = self._inputs(X)
@@ -66,8 +61,3 @@ class EmbeddingLogReg(StanceClassifier):
 
     def _token_counts(self, texts, targets):
         return [len(ids) for ids in self._encoder().tokenizer(texts, truncation=False)["input_ids"]]
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("_encoder_cache", None)
-        return state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -54,3 +55,12 @@ def torch_threads() -> None:
     except AttributeError:  # pragma: no cover - not Linux
         cores = os.cpu_count() or 1
     torch.set_num_threads(max(1, cores))
+
+
+@functools.lru_cache(maxsize=2)
+def sentence_encoder(pretrained: str | None):
+    """A sentence-transformers encoder on the CPU, loaded once per process and model."""
+    from sentence_transformers import SentenceTransformer
+
+    torch_threads()
+    return load(SentenceTransformer, pretrained, device="cpu")

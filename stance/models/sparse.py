@@ -14,7 +14,9 @@ class TfidfClassifier(StanceClassifier):
     (CalibratedClassifierCV with up to 3 folds; a class with fewer than 2 training
     statements makes it fall back to a softmax of the decision function). With
     ``use_target`` the target is one-hot encoded beside the n-grams, so one model can
-    serve several targets.
+    serve several targets. With ``per_target`` one model is trained per target instead
+    (as in the SemEval-2016 baselines); a statement whose target was not seen in training
+    goes to the model of the most frequent training target.
     """
 
     family = "sparse"
@@ -22,7 +24,7 @@ class TfidfClassifier(StanceClassifier):
     def __init__(self, classifier: str = "logreg", word_ngrams: tuple[int, int] = (1, 2),
                  char_ngrams: tuple[int, int] = (2, 5), min_df: int = 1, sublinear_tf: bool = True,
                  C: float = 1.0, class_weight: str | None = "balanced", use_target: bool = True,
-                 seed: int = 0):
+                 per_target: bool = False, seed: int = 0):
         self.classifier = classifier
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -31,10 +33,15 @@ class TfidfClassifier(StanceClassifier):
         self.C = C
         self.class_weight = class_weight
         self.use_target = use_target
+        self.per_target = per_target
         self.seed = seed
 
     def _features(self):
         from sklearn.compose import ColumnTransformer
+
+        return ColumnTransformer(self._feature_parts())
+
+    def _feature_parts(self) -> list:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.preprocessing import OneHotEncoder
 
@@ -44,9 +51,9 @@ class TfidfClassifier(StanceClassifier):
             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngrams), min_df=self.min_df,
                                      sublinear_tf=self.sublinear_tf, lowercase=True), "text"),
         ]
-        if self.use_target:
+        if self.use_target and not self.per_target:  # one model per target needs no target feature
             parts.append(("target", OneHotEncoder(handle_unknown="ignore"), ["target"]))
-        return ColumnTransformer(parts)
+        return parts
 
     def _classifier(self, encoded: np.ndarray):
         from sklearn.calibration import CalibratedClassifierCV
@@ -58,7 +65,8 @@ class TfidfClassifier(StanceClassifier):
                                       random_state=self.seed)
         if self.classifier == "svm":
             svm = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.seed)
-            folds = min(3, int(np.bincount(encoded).min()))
+            counts = np.bincount(encoded)
+            folds = min(3, int(counts[counts > 0].min()))
             return CalibratedClassifierCV(svm, cv=folds, method="sigmoid") if folds >= 2 else svm
         raise ValueError(f"classifier must be 'logreg' or 'svm', got {self.classifier!r}")
 
@@ -68,21 +76,45 @@ class TfidfClassifier(StanceClassifier):
         texts, targets = self._inputs(X)
         return pd.DataFrame({"text": texts, "target": targets})
 
+    def _fit_one(self, frame, encoded: np.ndarray):
+        from sklearn.dummy import DummyClassifier
+
+        features = self._features()
+        one_label = len(set(encoded.tolist())) == 1  # possible for one target's statements
+        classifier = DummyClassifier(strategy="most_frequent") if one_label else self._classifier(encoded)
+        return features, classifier.fit(features.fit_transform(frame), encoded)
+
     def fit(self, X, y):
         self._remember_targets(X)
         encoded = self._set_classes(y)
-        self.features_ = self._features()
-        features = self.features_.fit_transform(self._frame(X))
-        self.model_ = self._classifier(encoded).fit(features, encoded)
+        frame = self._frame(X)
+        if not self.per_target:
+            self.models_ = {None: self._fit_one(frame, encoded)}
+            return self
+        self.models_ = {}
+        for target in sorted(set(frame["target"])):
+            rows = (frame["target"] == target).to_numpy()
+            self.models_[target] = self._fit_one(frame[rows], encoded[rows])
         return self
 
-    def predict_proba(self, X):
-        features = self.features_.transform(self._frame(X))
-        if hasattr(self.model_, "predict_proba"):
-            proba = self.model_.predict_proba(features)
+    def _proba_one(self, features, model, frame) -> np.ndarray:
+        encoded = features.transform(frame)
+        if hasattr(model, "predict_proba"):
+            proba = model.predict_proba(encoded)
         else:
-            scores = self.model_.decision_function(features)
+            scores = model.decision_function(encoded)
             proba = softmax(scores if scores.ndim == 2 else np.column_stack([-scores, scores]))
         full = np.zeros((proba.shape[0], len(self.classes_)))
-        full[:, self.model_.classes_] = proba  # a calibration fold may miss a class
+        full[:, model.classes_] = proba  # a target's data or a calibration fold may miss a class
+        return full
+
+    def predict_proba(self, X):
+        frame = self._frame(X)
+        if None in self.models_:
+            return self._proba_one(*self.models_[None], frame)
+        routed = np.array([t if t in self.models_ else self.default_target_ for t in frame["target"]], dtype=object)
+        full = np.zeros((len(frame), len(self.classes_)))
+        for target in set(routed):
+            rows = routed == target
+            full[rows] = self._proba_one(*self.models_[target], frame[rows])
         return full

@@ -32,6 +32,8 @@ TAG_MODEL = "stance.model"
 TAG_FAMILY = "stance.family"
 TAG_ROLE = "stance.role"
 TAG_MODEL_URI = "stance.model_uri"
+TAG_OVERRIDES = "stance.overrides"
+OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
 
 
 def resolve_uri(uri: str) -> str:
@@ -81,7 +83,8 @@ def run_rows(runs) -> list[dict[str, Any]]:
     return [
         {"run_id": run.info.run_id, "status": run.info.status, "name": run.info.run_name,
          "model": run.data.tags.get(TAG_MODEL, run.info.run_name), "eval": run.data.tags.get("stance.eval", ""),
-         "family": run.data.tags.get(TAG_FAMILY, ""), "metrics": dict(run.data.metrics),
+         "family": run.data.tags.get(TAG_FAMILY, ""), "overrides": run.data.tags.get(TAG_OVERRIDES, ""),
+         "metrics": dict(run.data.metrics),
          "params": dict(run.data.params)}
         for run in runs
     ]
@@ -194,6 +197,45 @@ class Tracker:
         if experiment is None:
             raise StanceError(f"no experiment '{self.experiment}' in {self.uri}")
         return self.client.search_runs([experiment.experiment_id], filter_string=filter_string, max_results=10000)
+
+    def latest_sweep(self) -> str | None:
+        """The most recent sweep parent run of the experiment, or None."""
+        sweeps = self.runs(f"tags.{TAG_ROLE} = 'sweep'")
+        return max(sweeps, key=lambda r: r.info.start_time).info.run_id if sweeps else None
+
+    def result_runs(self, sweep: str | None = None) -> list[Any]:
+        """Training runs: one sweep's, or every run that is not a sweep or a comparison."""
+        if sweep:
+            return self.child_runs(sweep)
+        return [r for r in self.runs() if r.data.tags.get(TAG_ROLE) not in ("sweep", "comparison")]
+
+    def load_frame(self, run_id: str, name: str):
+        """A CSV artifact of a run as a DataFrame (a clear error if the run has none)."""
+        import pandas as pd
+
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, dst_path=scratch,
+                                                           tracking_uri=self.uri)
+            except (mlflow.exceptions.MlflowException, OSError) as exc:
+                raise StanceError(f"run {run_id} has no artifact '{name}': {str(exc).splitlines()[0][:200]}") from None
+            return pd.read_csv(path, keep_default_na=False)
+
+    def log_comparison(self, name: str, files: list[Path], params: Mapping[str, str],
+                       metrics: Mapping[str, float]) -> str:
+        """A run (role ``comparison``) holding a comparison's table and figures; returns its id."""
+        experiment_id = self.connect()
+        client = self.client
+        run = client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "comparison"})
+        run_id = run.info.run_id
+        for key, value in params.items():
+            client.log_param(run_id, key, str(value)[:MAX_PARAM_LENGTH])
+        for key, value in metrics.items():
+            client.log_metric(run_id, key, float(value))
+        for path in files:
+            client.log_artifact(run_id, str(path))
+        client.set_terminated(run_id, status="FINISHED")
+        return run_id
 
     def start_parent(self, name: str, tags: Mapping[str, str]) -> str:
         """Create a parent run for a sweep (left RUNNING until :meth:`end_parent`)."""

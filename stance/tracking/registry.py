@@ -52,7 +52,7 @@ def best_run(tracking_uri: str, experiment: str, metric: str = "macro_f1_mean", 
     if parent_run_id:
         query += f" and tags.mlflow.parentRunId = '{parent_run_id}'"
     runs = [r for r in client.search_runs([found.experiment_id], filter_string=query, max_results=10000)
-            if r.data.tags.get(TAG_ROLE) != "sweep" and metric in r.data.metrics]
+            if r.data.tags.get(TAG_ROLE) not in ("sweep", "comparison") and metric in r.data.metrics]
     if not runs:
         raise StanceError(f"no finished run with metric '{metric}' in experiment '{experiment}'")
     return max(runs, key=lambda r: r.data.metrics[metric])

@@ -1,0 +1,68 @@
+"""TF-IDF n-grams and frozen sentence embeddings side by side, then a linear classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from stance.models.sparse import TfidfClassifier
+
+
+class SentenceEmbedder(TransformerMixin, BaseEstimator):
+    """A scikit-learn transformer: texts to (scaled) sentence embeddings of a frozen encoder.
+
+    The encoder is loaded on first use, shared by every embedder of the same ``pretrained``
+    in the process, and never pickled.
+    """
+
+    def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64):
+        self.pretrained = pretrained
+        self.weight = weight
+        self.batch_size = batch_size
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        from stance.models.pretrained import sentence_encoder
+
+        vectors = sentence_encoder(self.pretrained).encode(list(X), batch_size=self.batch_size,
+                                                           convert_to_numpy=True, show_progress_bar=False)
+        return vectors * self.weight
+
+
+class TfidfEmbeddingClassifier(TfidfClassifier):
+    """:class:`TfidfClassifier` whose features also hold the statement's sentence embedding.
+
+    Sparse word and character n-grams capture the words of a stance; the frozen encoder
+    (default: the packaged all-MiniLM-L6-v2) adds what the words mean.
+    ``embedding_weight`` scales the unit-length embedding against the n-gram block.
+    """
+
+    family = "hybrid"
+
+    def __init__(self, classifier: str = "svm", word_ngrams: tuple[int, int] = (1, 2),
+                 char_ngrams: tuple[int, int] = (2, 5), min_df: int = 1, sublinear_tf: bool = True,
+                 C: float = 1.0, class_weight: str | None = "balanced", use_target: bool = True,
+                 per_target: bool = False, pretrained: str | None = None, embedding_weight: float = 1.0,
+                 batch_size: int = 64, seed: int = 0):
+        super().__init__(classifier=classifier, word_ngrams=word_ngrams, char_ngrams=char_ngrams, min_df=min_df,
+                         sublinear_tf=sublinear_tf, C=C, class_weight=class_weight, use_target=use_target,
+                         per_target=per_target, seed=seed)
+        self.pretrained = pretrained
+        self.embedding_weight = embedding_weight
+        self.batch_size = batch_size
+
+    def _feature_parts(self) -> list:
+        embedder = SentenceEmbedder(self.pretrained, self.embedding_weight, self.batch_size)
+        return [*super()._feature_parts(), ("embedding", embedder, "text")]
+
+    def input_limit(self) -> int:
+        from stance.models.pretrained import sentence_encoder
+
+        return int(sentence_encoder(self.pretrained).max_seq_length)
+
+    def _token_counts(self, texts, targets):
+        from stance.models.pretrained import sentence_encoder
+
+        return [len(ids) for ids in sentence_encoder(self.pretrained).tokenizer(texts, truncation=False)["input_ids"]]
