@@ -53,6 +53,8 @@ class Comparison:
     failed: list[Entry]
     sweep: str | None = None
     published: dict[str, float] = field(default_factory=dict)
+    candidates: list[Entry] = field(default_factory=list)  #: every run model selection chose from
+    select_by: str | None = None
 
     @property
     def best(self) -> Entry:
@@ -200,10 +202,24 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
         "only the run gets right (exact test).")
     if comparison.failed:
         lines += ["", "Runs without results: " + ", ".join(f"{e.label} ({e.status})" for e in comparison.failed)]
+    if comparison.select_by:
+        lines += ["", f"Each model's run is the one with the highest `{comparison.select_by}` among its "
+                      f"{len(comparison.candidates)} candidate runs (`candidates.md`); the test split played no part."]
     if comparison.published:
         lines += ["", markdown_table(["published model", f"{comparison.metric} (×100)"],
                                      [[k, f"{v:.1f}"] for k, v in comparison.published.items()])]
     return "\n".join(lines) + "\n"
+
+
+def candidates_markdown(comparison: Comparison, heading: str = "") -> str:
+    """Every run model selection chose from, best on validation first, with its test score."""
+    from stance.report import markdown_table
+
+    metric, chosen = comparison.metric, {e.run_id for e in comparison.entries}
+    rows = [[e.label, _num(e.metrics.get(comparison.select_by)), _num(e.metrics.get(f"{metric}_mean")),
+             "selected" if e.run_id in chosen else ""] for e in comparison.candidates]
+    table = markdown_table(["run", comparison.select_by, f"test {metric}", ""], rows, ["---", "---:", "---:", "---"])
+    return "\n".join([heading, "", table, ""] if heading else [table, ""])
 
 
 def print_table(comparison: Comparison, title: str = "") -> None:
@@ -239,14 +255,17 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False) ->
         raise NoRuns(f"no runs in experiment '{cfg.experiment_name}' at {tracker.uri}: "
                           "run the experiment first (stance train -m +experiment=...)")
     metric = report.get("metric", "macro_f1")
+    candidates = []
     if report.get("select_by"):
-        finished = [e for e in entries if e.status == "FINISHED"]
-        entries = select_best_per_model(finished, report["select_by"]) + [e for e in entries if e not in finished]
+        candidates = [e for e in entries if e.status == "FINISHED"]
+        entries = select_best_per_model(candidates, report["select_by"]) + [e for e in entries if e not in candidates]
     predictions = {e.run_id: tracker.load_frame(e.run_id, OOF_PREDICTIONS) for e in entries
                    if e.status == "FINISHED"}
     comparison = compare(entries, predictions, metric, report.get("n_resamples", 10000), cfg.eval.n_bootstrap,
                          cfg.eval.confidence, cfg.seed, cfg.experiment_name)
     comparison.sweep = sweep
+    comparison.candidates = sorted(candidates, key=lambda e: (-e.metrics[report["select_by"]], e.label))
+    comparison.select_by = report.get("select_by")
     comparison.published = {str(k): float(v) for k, v in (report.get("published") or {}).items()}
     return comparison
 
@@ -272,6 +291,9 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, heading: str = ""
     metric = comparison.metric
     written = [out / "leaderboard.md"]
     atomic_write_text(written[0], markdown(comparison, heading))
+    if comparison.candidates:
+        written.append(out / "candidates.md")
+        atomic_write_text(written[-1], candidates_markdown(comparison, f"# {comparison.experiment}: candidate runs"))
     m = [e.metrics for e in comparison.entries]
     figures = {"scores.png": scores_figure([e.label for e in comparison.entries], [x[f"{metric}_mean"] for x in m],
                                            [x[f"{metric}_ci_low"] for x in m], [x[f"{metric}_ci_high"] for x in m],

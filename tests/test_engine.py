@@ -81,3 +81,69 @@ def test_stale_mlflow_run_id_is_ignored(make_cfg, monkeypatch):
     monkeypatch.setenv("MLFLOW_RUN_ID", stale)
     result = train(cfg)
     assert result.run_id != stale
+
+
+def test_training_fraction_subsamples_each_training_fold(make_cfg):
+    full = train(make_cfg("model=tfidf_logreg", "eval.refit=false"))
+    half = train(make_cfg("model=tfidf_logreg", "eval.train_fraction=0.5", "eval.refit=false"))
+    for whole, part in zip(full.folds, half.folds):
+        assert part["n_train"] == pytest.approx(whole["n_train"] / 2, abs=3)  # about half of each label
+        assert part["n"] == whole["n"]  # the test statements stay the same
+    assert sorted(half.predictions["id"]) == sorted(full.predictions["id"])
+    assert half.metrics["n_train_mean"] < full.metrics["n_train_mean"]
+    assert half.model is None and half.model_uri is None  # refit=false: evaluation only
+
+
+def test_subsample_is_stratified_seeded_and_keeps_every_label(tiny_corpus):
+    from stance.data import load_corpus, subsample
+
+    data = load_corpus(tiny_corpus)["train"]
+    small = subsample(data, 0.1, seed=4)
+    assert sorted(set(small["label"])) == [0, 1, 2] and len(small) == 3  # round(0.8) -> at least one per label
+    assert small["id"] == subsample(data, 0.1, seed=4)["id"]
+    assert small["id"] != subsample(data, 0.5, seed=4)["id"]
+    with pytest.raises(StanceError, match="train_fraction must be in"):
+        subsample(data, 0.0)
+
+
+def test_extra_training_corpus_is_added_to_every_fold_but_never_tested(make_cfg, tiny_tweeteval):
+    plain = train(make_cfg("model=tfidf_logreg", "eval.refit=false"))
+    extra = train(make_cfg("model=tfidf_logreg", "extra_train=tweeteval", f"extra_train.path={tiny_tweeteval}"))
+    assert [f["n_train"] for f in extra.folds] == [f["n_train"] for f in plain.folds]  # counts own statements
+    assert sorted(extra.predictions["id"]) == sorted(plain.predictions["id"])
+    assert "12 statements" in extra.tags["stance.extra_train"]  # 2 targets x (3 + 1 + 2) tweets
+    assert len(extra.model.models_[None][0].transformers_[2][1].categories_[0]) == 3  # three targets seen
+
+
+def test_fixed_splits_report_validation_and_pooled_test_scores(make_cfg, tiny_tweeteval):
+    from stance.evaluation import fold_metrics
+
+    result = train(make_cfg("data=tweeteval", f"data.path={tiny_tweeteval}", "eval=fixed", "model=tfidf_logreg"))
+    oof = result.predictions
+    assert len(oof) == 4 and set(oof["target"]) == {"Legalization of Abortion", "Climate Change is a Real Concern"}
+    # the official metric pools the targets' test predictions
+    assert result.metrics["f_avg_mean"] == pytest.approx(fold_metrics(oof["gold"], oof["predicted"])["f_avg"])
+    assert {"val_macro_f1_mean", "val_f_avg_mean", "val_accuracy_mean"} <= result.metrics.keys()
+    run = MlflowClient(make_cfg().tracking.uri).get_run(result.run_id)
+    for key in ("val_f_avg_mean", "val_accuracy_mean"):
+        assert run.data.metrics[key] == pytest.approx(result.metrics[key], nan_ok=True)
+    assert 0 <= result.metrics["val_accuracy_mean"] <= 1
+
+
+def test_absent_tweeteval_folder_is_one_clear_error(make_cfg, tmp_path):
+    with pytest.raises(StanceError, match=f"^{tmp_path}/nowhere: corpus not found$"):
+        train(make_cfg("data=tweeteval", f"data.path={tmp_path}/nowhere", "eval=fixed"))
+
+
+def test_misclassified_statements_are_logged_for_reading(make_cfg):
+    result = train(make_cfg("model=majority"))
+    client = MlflowClient(make_cfg().tracking.uri)
+    folder = client.download_artifacts(result.run_id, "", dst_path=str(make_cfg.store / "download"))
+    errors = pd.read_csv(f"{folder}/errors.csv", keep_default_na=False)
+    wrong = result.predictions[result.predictions["gold"] != result.predictions["predicted"]]
+    assert sorted(errors["id"]) == sorted(wrong["id"])
+    assert list(errors.columns) == ["id", "document", "holder", "gold", "predicted", "confidence", "text"]
+    assert errors["confidence"].is_monotonic_decreasing  # the most confident mistakes first
+    page = open(f"{folder}/errors.md", encoding="utf-8").read()
+    assert f"{len(wrong)} statements misclassified" in page
+    assert all(text in page for text in wrong["text"].str.replace("|", "\\|"))

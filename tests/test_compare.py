@@ -1,0 +1,186 @@
+"""``stance compare`` and ``stance experiments`` on runs in a real sqlite MLflow store."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from mlflow.tracking import MlflowClient
+
+from conftest import ROOT
+from stance.cli import main
+from stance.compare import NoRuns, compare_experiment, markdown
+from stance.engine import train
+from stance.errors import StanceError
+from stance.significance import mcnemar
+from stance.tracking import Tracker
+
+
+@pytest.fixture
+def sweep(make_cfg):
+    """Three runs under one sweep parent, as ``stance train -m model=...`` leaves them."""
+    cfg = make_cfg()
+    tracker = Tracker.from_config(cfg)
+    parent = tracker.start_parent("sweep: test", tags={})
+    results = {}
+    for model in ("majority", "tfidf_logreg", "tfidf_svm"):
+        overrides = [f"model={model}", "eval.n_bootstrap=200"]
+        results[model] = train(make_cfg(*overrides, "eval.refit=false"), parent_run_id=parent, overrides=overrides)
+    tracker.end_parent(parent, "FINISHED")
+    return cfg, parent, results
+
+
+def store_overrides(make_cfg) -> list[str]:
+    cfg = make_cfg()
+    return ["-o", f"tracking.uri={cfg.tracking.uri}", "-o", f"tracking.artifact_root={cfg.tracking.artifact_root}",
+            "-o", f"data.path={cfg.data.path}", "-o", "eval.n_bootstrap=200", "-o", "report.n_resamples=500"]
+
+
+def test_leaderboard_from_the_store_ranks_and_tests_against_the_best(sweep):
+    cfg, parent, results = sweep
+    comparison = compare_experiment(cfg)
+    assert comparison.sweep == parent
+    ranked = sorted(results.values(), key=lambda r: -r.metrics["macro_f1_mean"])
+    assert [e.run_id for e in comparison.entries] == [r.run_id for r in ranked]
+    assert [e.label for e in comparison.entries] == [r.name for r in ranked]  # shared overrides left out
+    best = ranked[0]
+    assert comparison.best.tests == {}
+    for entry, result in zip(comparison.entries[1:], ranked[1:]):
+        t = entry.tests
+        assert t["difference"] == pytest.approx(best.metrics["macro_f1_mean"] - result.metrics["macro_f1_mean"])
+        assert t["ci_low"] <= t["difference"] <= t["ci_high"]
+        assert 0 < t["p_randomisation"] <= t["p_holm"] <= 1
+        # McNemar's counts come from the stored out-of-fold predictions
+        merged = best.predictions.merge(result.predictions, on="id", suffixes=("_a", "_b"))
+        expected = mcnemar(merged["gold_a"], merged["predicted_a"], merged["predicted_b"])
+        assert (t["mcnemar_best_only"], t["mcnemar_other_only"], t["p_mcnemar"]) == \
+               (expected.a_only, expected.b_only, expected.p_value)
+    table = markdown(comparison)
+    assert table.count("\n| ") == 1 + 3 and "best" in table.splitlines()[2]
+
+
+def test_majority_against_itself_is_not_significant(make_cfg):
+    cfg = make_cfg()
+    for seed in (1, 2):
+        train(make_cfg("model=majority", f"seed={seed}", "eval.refit=false"), overrides=[f"seed={seed}"])
+    comparison = compare_experiment(cfg, all_runs=True)
+    [other] = comparison.entries[1:]
+    assert other.tests["difference"] == 0 and other.tests["p_randomisation"] == 1.0
+    assert other.tests["p_mcnemar"] == 1.0
+
+
+def test_runs_on_different_statements_are_not_paired(make_cfg, tmp_path):
+    cfg = make_cfg()
+    train(make_cfg("model=majority", "eval.refit=false"), overrides=["model=majority"])
+    fewer = tmp_path / "fewer.jsonl"
+    with open(cfg.data.path, encoding="utf-8") as corpus:
+        fewer.write_text("".join(corpus.readlines()[:18]), encoding="utf-8")
+    train(make_cfg("model=tfidf_logreg", f"data.path={fewer}", "eval.refit=false"), overrides=["model=tfidf_logreg"])
+    comparison = compare_experiment(cfg, all_runs=True)
+    assert comparison.entries[1].tests == {"note": "different statements or folds: not paired"}
+
+
+def test_select_by_validation_keeps_each_models_best_run(make_cfg, tiny_tweeteval):
+    base = ["data=tweeteval", f"data.path={tiny_tweeteval}", "eval=fixed", "report.select_by=val_accuracy_mean",
+            "report.metric=accuracy", "report.all_runs=true"]
+    runs = {}
+    for C in ("0.01", "100"):
+        result = train(make_cfg(*base, "model=tfidf_logreg", f"model.estimator.C={C}"), overrides=[f"C={C}"])
+        runs[result.run_id] = result.metrics["val_accuracy_mean"]
+    train(make_cfg(*base, "model=majority"))
+    comparison = compare_experiment(make_cfg(*base))
+    assert sorted(e.model for e in comparison.entries) == ["majority", "tfidf_logreg"]
+    assert len(comparison.candidates) == 3
+    [logreg] = [e for e in comparison.entries if e.model == "tfidf_logreg"]
+    assert runs[logreg.run_id] == max(runs.values())
+
+
+def test_compare_command_writes_logs_and_prints(sweep, make_cfg, tmp_path):
+    cfg, parent, results = sweep
+    out = tmp_path / "out"
+    proc = CliRunner().invoke(main, ["compare", "--out", str(out), *store_overrides(make_cfg)])
+    assert proc.exit_code == 0, proc.output
+    assert "Δ to best" in proc.output and "p McNemar" in proc.output
+    assert sorted(p.name for p in out.iterdir()) == ["leaderboard.md", "scores.png"]
+    assert (out / "leaderboard.md").read_text().startswith("# foreign-troops: leaderboard")
+    client = MlflowClient(cfg.tracking.uri)
+    run_id = proc.output.split("logged to comparison run ")[1].split()[0]
+    run = client.get_run(run_id)
+    assert run.data.tags["stance.role"] == "comparison" and run.info.status == "FINISHED"
+    assert run.data.params["sweep"] == parent
+    assert sorted(a.path for a in client.list_artifacts(run_id)) == ["leaderboard.md", "scores.png"]
+    # the comparison run is not a candidate for the champion
+    from stance.tracking.registry import best_run
+
+    assert best_run(cfg.tracking.uri, cfg.experiment_name).info.run_id != run_id
+
+
+def test_learning_curve_runs_get_a_curve(make_cfg, tmp_path):
+    for fraction in ("0.5", "1.0"):
+        overrides = ["model=tfidf_logreg", f"eval.train_fraction={fraction}"]
+        train(make_cfg(*overrides, "eval.refit=false"), overrides=overrides)
+    out = tmp_path / "curve"
+    proc = CliRunner().invoke(main, ["compare", "--all-runs", "--no-log", "--out", str(out),
+                                     *store_overrides(make_cfg)])
+    assert proc.exit_code == 0, proc.output
+    assert (out / "learning_curve.png").stat().st_size > 10_000
+    assert "train n" in (out / "leaderboard.md").read_text()
+
+
+def test_compare_errors_are_one_line(make_cfg):
+    runner = CliRunner()
+    proc = runner.invoke(main, ["compare", "no_such_experiment"])
+    assert proc.exit_code == 2
+    assert proc.output.startswith("error: cannot compose +experiment=no_such_experiment")
+    assert len(proc.output.strip().splitlines()) == 1
+    proc = runner.invoke(main, ["compare", *store_overrides(make_cfg)])
+    assert proc.exit_code == 2 and "no runs in experiment 'foreign-troops'" in proc.output
+    with pytest.raises(NoRuns):
+        compare_experiment(make_cfg())
+    with pytest.raises(StanceError, match="no finished run with metric"):
+        from stance.compare import compare
+        compare([], {}, experiment="empty")
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A copy of conf/ and experiments/ whose experiments/README.md the test may regenerate."""
+    for name in ("conf", "experiments"):
+        shutil.copytree(ROOT / name, tmp_path / "project" / name)
+    monkeypatch.setenv("STANCE_CONFIG_DIR", str(tmp_path / "project" / "conf"))
+    return tmp_path / "project"
+
+
+def test_experiments_readme_is_generated_from_the_store(project, make_cfg):
+    for model in ("majority", "tfidf_logreg"):
+        cfg = make_cfg("+experiment=grouped_vs_stratified", f"model={model}", "eval.refit=false")
+        train(cfg, overrides=[f"model={model}"])
+    proc = CliRunner().invoke(main, ["experiments", *store_overrides(make_cfg)])
+    assert proc.exit_code == 0, proc.output
+    readme = (project / "experiments" / "README.md").read_text()
+    section = readme.split("## grouped_vs_stratified")[1].split("\n## ")[0]
+    assert "stance train -m +experiment=grouped_vs_stratified" in section
+    assert "| majority |" in section and "| tfidf_logreg |" in section
+    assert (project / "experiments" / "grouped_vs_stratified" / "scores.png").is_file()
+    assert "grouped_vs_stratified: 2 runs" in proc.output
+    # the other experiments have no runs in this store: their committed results are kept
+    assert "model_zoo: no runs in this store" in proc.output
+    for path in sorted((project / "experiments").glob("*.yaml")):
+        assert f"## {path.stem}" in readme
+
+
+def test_committed_experiments_readme_lists_every_experiment_with_its_question():
+    from stance.experiments import experiments
+
+    readme = (ROOT / "experiments" / "README.md").read_text()
+    for experiment in experiments(ROOT / "experiments"):
+        assert experiment.question and experiment.question in readme
+        assert experiment.command in readme
+
+
+def test_question_comment_is_read_over_several_lines():
+    from stance.experiments import question_of
+
+    text = "# @package _global_\n# Question: does A\n# beat B?\n#   stance train -m +experiment=x\nseed: 1\n"
+    assert question_of(text) == "does A beat B?"
