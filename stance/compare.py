@@ -206,8 +206,16 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
         lines += ["", f"Each model's run is the one with the highest `{comparison.select_by}` among its "
                       f"{len(comparison.candidates)} candidate runs (`candidates.md`); the test split played no part."]
     if comparison.published:
-        lines += ["", markdown_table(["published model", f"{comparison.metric} (×100)"],
-                                     [[k, f"{v:.1f}"] for k, v in comparison.published.items()])]
+        metric = comparison.metric
+        key = f"{metric}_mean"
+        side = [(v, k, "published", "") for k, v in comparison.published.items()]
+        side += [(100 * e.metrics[key], e.label, "stance (this table)",
+                  f"[{100 * e.metrics[f'{metric}_ci_low']:.1f}, {100 * e.metrics[f'{metric}_ci_high']:.1f}]")
+                 for e in comparison.entries]
+        lines += ["", f"Beside published results ({metric} × 100 on the same test set):", "",
+                  markdown_table(["model", f"{metric} × 100", "95% CI", "source"],
+                                 [[name, f"{score:.1f}", ci, source] for score, name, source, ci in
+                                  sorted(side, key=lambda row: -row[0])], ["---", "---:", "---:", "---"])]
     return "\n".join(lines) + "\n"
 
 

@@ -184,3 +184,15 @@ def test_question_comment_is_read_over_several_lines():
 
     text = "# @package _global_\n# Question: does A\n# beat B?\n#   stance train -m +experiment=x\nseed: 1\n"
     assert question_of(text) == "does A beat B?"
+
+
+def test_published_scores_sit_beside_ours_in_score_order():
+    from stance.compare import Comparison, Entry
+
+    metrics = {"f_avg_mean": 0.70, "f_avg_ci_low": 0.68, "f_avg_ci_high": 0.72}
+    ours = Entry("r1", "tfidf_embed_svm", "tfidf_embed_svm", [], metrics)
+    table = markdown(Comparison("tweeteval", "f_avg", [ours], [], published={"SVM": 67.3, "BERTweet": 71.2}))
+    beside = table.split("Beside published results")[1]
+    rows = [line.split(" | ")[0].strip("| ") for line in beside.splitlines() if line.startswith("| ")][2:]
+    assert rows == ["BERTweet", "tfidf_embed_svm", "SVM"]
+    assert "| tfidf_embed_svm | 70.0 | [68.0, 72.0] | stance (this table) |" in beside

@@ -63,3 +63,15 @@ def test_ci_covers_the_mean_and_narrows_with_more_statements():
         return s["macro_f1_ci_high"] - s["macro_f1_ci_low"]
 
     assert width(2000) < width(60)
+
+
+def test_tweeteval_metric_pools_the_targets_hand_computed():
+    # target A: gold support, oppose, neutral, support; predicted support, support, neutral, oppose
+    # target B: gold oppose, oppose, neutral, support; predicted all correct
+    gold = ["support", "oppose", "neutral", "support"] + ["oppose", "oppose", "neutral", "support"]
+    pred = ["support", "support", "neutral", "oppose"] + ["oppose", "oppose", "neutral", "support"]
+    # pooled: support 2 right of 3 gold and 3 predicted -> F1 2/3; oppose 2 of 3 and 3 -> F1 2/3
+    assert fold_metrics(gold, pred)["f_avg"] == pytest.approx(2 / 3)
+    # not the mean of the targets' own F_avg ((0.5 + 0) / 2 = 0.25 for A, 1 for B: 0.625)
+    per_target = [fold_metrics(gold[k:k + 4], pred[k:k + 4])["f_avg"] for k in (0, 4)]
+    assert per_target == [pytest.approx(0.25), pytest.approx(1.0)]

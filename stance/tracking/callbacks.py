@@ -39,7 +39,14 @@ class SweepParentRun(Callback):
         children = tracker.child_runs(self.run_id)
         ok = bool(children) and all(run.info.status == "FINISHED" for run in children)
         tracker.end_parent(self.run_id, "FINISHED" if ok else "FAILED")
-        print_leaderboard(run_rows(children), title=f"{config.experiment_name}: {len(children)} runs (sweep {self.run_id})")
+        title = f"{config.experiment_name}: {len(children)} runs (sweep {self.run_id})"
+        from stance.compare import compare_experiment, print_table
+        from stance.errors import StanceError
+
+        try:  # the leaderboard with each run tested against the best
+            print_table(compare_experiment(config, sweep=self.run_id), title=title)
+        except StanceError:  # no finished run to compare: the plain table shows what happened
+            print_leaderboard(run_rows(children), title=title)
         registry = config.get("registry")
         if ok and registry is not None and registry.register_best:
             from stance.tracking.registry import best_run, register
