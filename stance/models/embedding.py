@@ -32,14 +32,13 @@ class EmbeddingLogReg(StanceClassifier):
         return sentence_encoder(self.pretrained)
 
     def _embed(self, X) -> np.ndarray:
+        from stance.models.pretrained import embed
+
         texts, targets = self._inputs(X)
-        encoder = self._encoder()
-        vectors = encoder.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+        vectors = embed(self.pretrained, texts, self.batch_size)
         if not self.use_target:
             return vectors
-        unique = sorted(set(targets))
-        target_vectors = dict(zip(unique, encoder.encode(unique, convert_to_numpy=True, show_progress_bar=False)))
-        return np.hstack([vectors, np.stack([target_vectors[t] for t in targets])])
+        return np.hstack([vectors, embed(self.pretrained, targets, self.batch_size)])
 
     def fit(self, X, y):
         from sklearn.linear_model import LogisticRegression

@@ -24,11 +24,9 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from stance.models.pretrained import sentence_encoder
+        from stance.models.pretrained import embed
 
-        vectors = sentence_encoder(self.pretrained).encode(list(X), batch_size=self.batch_size,
-                                                           convert_to_numpy=True, show_progress_bar=False)
-        return vectors * self.weight
+        return embed(self.pretrained, [str(x) for x in X], self.batch_size) * self.weight
 
 
 class TfidfEmbeddingClassifier(TfidfClassifier):

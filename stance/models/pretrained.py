@@ -64,3 +64,28 @@ def sentence_encoder(pretrained: str | None):
 
     torch_threads()
     return load(SentenceTransformer, pretrained, device="cpu")
+
+
+#: Sentence vectors already computed, by encoder and text (sweeps and folds embed the same texts).
+_VECTORS: dict[tuple[str | None, str], object] = {}
+_VECTORS_LIMIT = 500_000
+
+
+def embed(pretrained: str | None, texts: list[str], batch_size: int = 64):
+    """Sentence embeddings of ``texts`` (a NumPy array), each text encoded once per process.
+
+    The encoder is frozen, so a text's vector never changes; folds and the runs of a sweep
+    reuse it instead of encoding the same corpus again.
+    """
+    import numpy as np
+
+    missing = list(dict.fromkeys(t for t in texts if (pretrained, t) not in _VECTORS))
+    if missing:
+        vectors = sentence_encoder(pretrained).encode(missing, batch_size=batch_size, convert_to_numpy=True,
+                                                      show_progress_bar=False)
+        if len(_VECTORS) + len(missing) > _VECTORS_LIMIT:
+            _VECTORS.clear()
+        _VECTORS.update(((pretrained, t), v) for t, v in zip(missing, vectors))
+        found = dict(zip(missing, vectors))
+        return np.stack([found[t] if t in found else _VECTORS[(pretrained, t)] for t in texts])
+    return np.stack([_VECTORS[(pretrained, t)] for t in texts]) if texts else np.zeros((0, 0))
