@@ -71,7 +71,7 @@ class Comparison:
 
 def label_of(model: str, overrides: list[str], common: set[str] = frozenset()) -> str:
     """A run's name in a table: its model and the overrides that set it apart from the others."""
-    kept = [o for o in overrides if not o.startswith(_SILENT) and o not in common]
+    kept = [o.removeprefix("model.estimator.") for o in overrides if not o.startswith(_SILENT) and o not in common]
     return " ".join([model, *kept])
 
 
@@ -203,8 +203,9 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
     if comparison.failed:
         lines += ["", "Runs without results: " + ", ".join(f"{e.label} ({e.status})" for e in comparison.failed)]
     if comparison.select_by:
-        lines += ["", f"Each model's run is the one with the highest `{comparison.select_by}` among its "
-                      f"{len(comparison.candidates)} candidate runs (`candidates.md`); the test split played no part."]
+        lines += ["", f"Each model's row is its run with the highest `{comparison.select_by}`, chosen among all of "
+                      f"that model's runs ({len(comparison.candidates)} candidate runs in all, listed in "
+                      "`candidates.md`); the test split played no part in the choice."]
     if comparison.published:
         metric = comparison.metric
         key = f"{metric}_mean"

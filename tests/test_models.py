@@ -152,3 +152,15 @@ def test_hybrid_features_hold_the_sentence_embedding(xy):
     assert features.transform(X).shape[1] == n_grams.transform(X).shape[1] + 384  # MiniLM's dimension
     muted = TfidfEmbeddingClassifier(embedding_weight=0.0).fit(X, y)
     assert np.allclose(muted.predict_proba(X), TfidfClassifier(classifier="svm").fit(X, y).predict_proba(X))
+
+
+@pytest.mark.slow
+def test_each_text_is_embedded_once_per_process():
+    from stance.models import pretrained
+
+    pretrained._VECTORS.clear()
+    first = pretrained.embed(None, ["Troops must stay out.", "Send them.", "Troops must stay out."])
+    assert first.shape == (3, 384) and np.array_equal(first[0], first[2])
+    assert len(pretrained._VECTORS) == 2
+    again = pretrained.embed(None, ["Send them."])
+    assert np.array_equal(again[0], first[1]) and len(pretrained._VECTORS) == 2
