@@ -96,6 +96,7 @@ def test_parallel_sweep_against_the_server(server, root, tiny_corpus, tmp_path):
     proc = stance_train(root, tiny_corpus, tmp_path, *SWEEP, "tracking=server", f"tracking.uri={server['url']}",
                         "experiment_name=parallel-server")
     check_parallel_sweep(proc, MlflowClient(server["url"]), "parallel-server")
+    assert "database is locked" not in (server["home"] / "server.log").read_text()  # nor behind the server
 
 
 def test_server_tracking_takes_its_address_from_mlflow_tracking_uri(monkeypatch):
