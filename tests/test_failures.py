@@ -84,8 +84,8 @@ def test_an_interrupted_job_ends_killed_with_its_finished_folds(signum, root, ti
 
 @pytest.mark.slow
 def test_a_sweep_with_a_failing_job_ends_failed_and_nothing_stays_running(root, tiny_corpus, tmp_path):
-    uri, process = start_train(root, tiny_corpus, tmp_path, "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
-                               *FAULTY, "+model.estimator.fault=none,raise", "+model.estimator.at_fit=2", "debug=true")
+    uri, process = start_train(root, tiny_corpus, tmp_path, "-m", *FAULTY, "+model.estimator.fault=none,raise",
+                               "+model.estimator.at_fit=2", "debug=true")
     _, stderr = process.communicate(timeout=600)
     assert process.returncode == 1 and "RuntimeError: injected failure in fit" in stderr
     client, runs = all_runs(uri)

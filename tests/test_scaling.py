@@ -1,7 +1,6 @@
 """Scaling out: a real ``mlflow server`` as the store, and sweeps whose jobs run in parallel
 processes (the joblib launcher) against the embedded sqlite store and against the server."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -32,31 +31,6 @@ def stance_train(root, corpus, workdir, *args, env=None, timeout=900):
     command = [STANCE, "train", f"data.path={corpus}", "eval.n_bootstrap=50", f"hydra.run.dir={workdir}/run",
                f"hydra.sweep.dir={workdir}/sweep", *args]
     return subprocess.run(command, cwd=root, env=env or clean_env(), capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.mark.slow
-def test_training_against_a_server_is_read_back_through_it(server, root, tiny_corpus, tmp_path):
-    env = clean_env(MLFLOW_TRACKING_URI=server["url"])  # tracking=server takes the address from here
-    proc = stance_train(root, tiny_corpus, tmp_path, "tracking=server", "model=tfidf_logreg", "debug=true",
-                        "experiment_name=on-server", env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert f"tracking to {server['url']}" in proc.stdout + proc.stderr
-
-    client = MlflowClient(server["url"])
-    [run] = client.search_runs([client.get_experiment_by_name("on-server").experiment_id])
-    assert run.info.status == "FINISHED"
-    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # the server holds the artifacts
-    assert 0.0 <= run.data.metrics["macro_f1_mean"] <= 1.0
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "macro_f1")] == [0, 1]
-    names = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"oof_predictions.csv", "config.yaml", "fold_metrics.csv"} <= names
-    stored = list((server["home"] / "artifacts").rglob("oof_predictions.csv"))
-    assert len(stored) == 1 and run.info.run_id in str(stored[0])
-
-    mlflow.set_tracking_uri(server["url"])
-    model = mlflow.pyfunc.load_model(run.data.tags["stance.model_uri"])  # fetched through the server
-    out = model.predict(pd.DataFrame({"text": ["Moscow called any deployment unacceptable.", "Talks went on."]}))
-    assert list(out.columns) == ["label", *LABELS] and set(out["label"]) <= set(LABELS)
 
 
 def check_parallel_sweep(proc, client, experiment):
@@ -92,11 +66,26 @@ def test_parallel_sweep_against_the_embedded_sqlite_store(root, tiny_corpus, tmp
 
 
 @pytest.mark.slow
-def test_parallel_sweep_against_the_server(server, root, tiny_corpus, tmp_path):
-    proc = stance_train(root, tiny_corpus, tmp_path, *SWEEP, "tracking=server", f"tracking.uri={server['url']}",
-                        "experiment_name=parallel-server")
-    check_parallel_sweep(proc, MlflowClient(server["url"]), "parallel-server")
+def test_parallel_sweep_against_the_server_is_read_back_through_it(server, root, tiny_corpus, tmp_path):
+    env = clean_env(MLFLOW_TRACKING_URI=server["url"])  # tracking=server takes the address from here
+    proc = stance_train(root, tiny_corpus, tmp_path, *SWEEP, "tracking=server", "experiment_name=parallel-server",
+                        env=env)
+    assert f"tracking to {server['url']}" in proc.stdout + proc.stderr
+    client = MlflowClient(server["url"])
+    children = check_parallel_sweep(proc, client, "parallel-server")
     assert "database is locked" not in (server["home"] / "server.log").read_text()  # nor behind the server
+
+    # one job's run, its artifacts and its model, read back through the server
+    run = children[0]
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # the server holds the artifacts
+    names = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"oof_predictions.csv", "config.yaml", "fold_metrics.csv"} <= names
+    stored = list((server["home"] / "artifacts").rglob("oof_predictions.csv"))
+    assert len(stored) == PARALLEL_JOBS and any(run.info.run_id in str(path) for path in stored)
+    mlflow.set_tracking_uri(server["url"])
+    model = mlflow.pyfunc.load_model(run.data.tags["stance.model_uri"])  # fetched through the server
+    out = model.predict(pd.DataFrame({"text": ["Moscow called any deployment unacceptable.", "Talks went on."]}))
+    assert list(out.columns) == ["label", *LABELS] and set(out["label"]) <= set(LABELS)
 
 
 def test_server_tracking_takes_its_address_from_mlflow_tracking_uri(monkeypatch):
