@@ -60,7 +60,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | StanceE
     validator can report every bad line rather than stopping at the first.
     """
     text = read_text(path, "JSONL file")
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(json_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -72,6 +72,16 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | StanceE
             yield number, StanceError("expected a JSON object", path=path, line=number)
             continue
         yield number, record
+
+
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSONL text: split at ``\n`` only (``\r\n`` too), as JSON Lines says, not at
+    the Unicode line breaks (U+2028, U+0085, ...) that ``str.splitlines`` also splits at and
+    that JSON strings may hold unescaped."""
+    lines = text.split("\n")
+    if lines[-1] == "":  # the final newline ends the last line; it does not start another
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 #: File suffix -> table kind understood by :func:`parse_table`.
@@ -87,7 +97,7 @@ def parse_table(text: str, name: str | Path, kind: str) -> tuple[list[str], list
     if kind == "jsonl":
         names: list[str] = []
         rows, blank = [], 0
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(json_lines(text), start=1):
             if not line.strip():
                 blank += 1
                 continue

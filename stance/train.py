@@ -49,12 +49,20 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 
 
+def close_sweeps(status: str) -> None:
+    """End the parent runs of sweeps that stopped before Hydra's end-of-sweep callback."""
+    callbacks = sys.modules.get("stance.tracking.callbacks")  # imported by Hydra if a sweep started
+    if callbacks is not None:
+        callbacks.SweepParentRun.close_unfinished(status)
+
+
 def main(argv: list[str] | None = None) -> None:
     quiet_libraries()
     import hydra
 
     from stance.config import config_dir, experiments_dir, register_configs
     from stance.errors import StanceError
+    from stance.interrupts import exit_code, interrupts_raise
 
     conf = config_dir()
     register_configs(experiments_dir(conf))
@@ -64,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
         from stance.engine import train
 
         try:
-            result = train(cfg, parent_run_id=parent_run_id(), overrides=job_overrides())
+            with interrupts_raise():  # also in launcher workers, where main() does not run
+                result = train(cfg, parent_run_id=parent_run_id(), overrides=job_overrides())
         except StanceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
@@ -74,7 +83,15 @@ def main(argv: list[str] | None = None) -> None:
     # Hydra's parser wants -m before the overrides; accept it anywhere
     flags = [a for a in args if a in ("-m", "--multirun")]
     sys.argv = [sys.argv[0], *flags, *(a for a in args if a not in flags)]
-    run()
+    try:
+        with interrupts_raise():
+            run()
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the runs are already ended KILLED
+        close_sweeps("KILLED")
+        print(f"error: {exc or 'interrupted'}", file=sys.stderr)
+        sys.exit(exit_code(exc))
+    finally:  # a sweep that stopped early (a job failed): its parent run must not stay RUNNING
+        close_sweeps("FAILED")
 
 
 if __name__ == "__main__":

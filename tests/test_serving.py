@@ -3,11 +3,8 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -15,30 +12,11 @@ import pytest
 
 from stance.labels import LABELS
 from stance.predict import predict
+from tests_helpers import free_port, wait_until_up
 
 STATEMENTS = [{"text": "Moscow called any European deployment unacceptable."},
               {"text": "Britain is willing to put boots on the ground in Ukraine.",
                "target": "foreign troops in Ukraine"}]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
-    raise AssertionError(f"no answer from {url} in {timeout} s")
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -78,6 +79,39 @@ def fingerprint(rows: Any) -> str:
     return digest.hexdigest()[:16]
 
 
+#: Seconds the first request to a tracking server may take before it counts as unreachable.
+CONNECT_TIMEOUT = 10
+
+
+@contextlib.contextmanager
+def fail_fast() -> Iterator[None]:
+    """MLflow's HTTP settings for one probing request: no retries, a short timeout (each
+    only where the user has not set it). They are MLflow's own environment settings, read
+    at every request, and are put back afterwards."""
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
+
+    chosen = [(v, value) for v, value in ((MLFLOW_HTTP_REQUEST_MAX_RETRIES, 0),
+                                          (MLFLOW_HTTP_REQUEST_TIMEOUT, CONNECT_TIMEOUT)) if not v.defined]
+    for variable, value in chosen:
+        variable.set(value)
+    try:
+        yield
+    finally:
+        for variable, _ in chosen:
+            variable.unset()
+
+
+def store_error(uri: str, exc: Exception) -> str:
+    """One line saying why the store at ``uri`` cannot be used."""
+    text = str(exc)
+    if uri.startswith(("http://", "https://")) and ("Max retries exceeded" in text or "timed out" in text.lower()):
+        reason = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+        why = reason.group(1).strip() if reason else "no answer"
+        return (f"cannot reach the MLflow tracking server at {uri} ({why}); start it, or point "
+                "tracking.uri or MLFLOW_TRACKING_URI at a running one")
+    return f"cannot use the MLflow store at {uri}: {text.strip().splitlines()[0] if text.strip() else type(exc).__name__}"
+
+
 def run_rows(runs) -> list[dict[str, Any]]:
     """Plain dicts (run id, status, model, eval, metrics) from MLflow runs, for reports."""
     return [
@@ -109,11 +143,15 @@ class Tracker:
     def connect(self) -> str:
         """Point MLflow at the store and make sure the experiment exists; returns its id.
 
-        An unreachable server is one clear error here, before any training starts.
+        An unreachable server is one clear error here, before any training starts, and at
+        once: this first request is not retried (unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+        is set) and waits at most ``CONNECT_TIMEOUT`` seconds (or ``MLFLOW_HTTP_REQUEST_TIMEOUT``).
+        Later requests keep MLflow's retries with backoff, which ride out a server restart.
         """
         mlflow.set_tracking_uri(self.uri)
         try:
-            experiment = self.client.get_experiment_by_name(self.experiment)
+            with fail_fast():
+                experiment = self.client.get_experiment_by_name(self.experiment)
             if experiment is not None:
                 return experiment.experiment_id
             location = None
@@ -121,7 +159,7 @@ class Tracker:
                 location = Path(self.artifact_root).resolve().as_uri()
             return self.client.create_experiment(self.experiment, artifact_location=location)
         except mlflow.exceptions.MlflowException as exc:
-            raise StanceError(f"cannot use the MLflow store at {self.uri}: {str(exc).splitlines()[0]}") from None
+            raise StanceError(store_error(self.uri, exc)) from None
 
     @contextlib.contextmanager
     def run(self, name: str, tags: Mapping[str, str] | None = None, parent_run_id: str | None = None) -> Iterator[Any]:
@@ -136,8 +174,8 @@ class Tracker:
                                tags=dict(tags or {}))
         try:
             yield run
-        except KeyboardInterrupt:
-            mlflow.set_tag("stance.error", "interrupted")
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.interrupts)
+            mlflow.set_tag("stance.error", str(exc) or "interrupted")
             mlflow.end_run(status="KILLED")
             raise
         except BaseException as exc:
@@ -245,3 +283,11 @@ class Tracker:
 
     def end_parent(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, status=status)
+
+    def end_sweep(self, run_id: str, status: str) -> None:
+        """End a sweep that stopped early: job runs still RUNNING as KILLED, then the parent."""
+        for child in self.child_runs(run_id):
+            if child.info.status == "RUNNING":
+                self.client.set_tag(child.info.run_id, "stance.error", "its sweep stopped before it ended")
+                self.client.set_terminated(child.info.run_id, status="KILLED")
+        self.end_parent(run_id, status)

@@ -1,0 +1,148 @@
+"""Failures leave a true record: a job that raises ends FAILED with its error, an interrupted
+job (SIGINT, SIGTERM) ends KILLED, finished folds stay logged, no run stays RUNNING, and an
+unreachable tracking server is one line before any training."""
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from stance.engine import train
+from stance.errors import StanceError
+from stance.interrupts import Interrupted, interrupts_raise
+from tests_helpers import clean_env, free_port
+
+STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
+TESTS = str(Path(__file__).resolve().parent)
+FAULTY = ["model=majority", "model.estimator._target_=faults.FaultyMajority"]
+
+
+def all_runs(uri, experiment="foreign-troops"):
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    return client, (client.search_runs([found.experiment_id]) if found else [])
+
+
+def fold_steps(client, run):
+    return [m.step for m in client.get_metric_history(run.info.run_id, "macro_f1")]
+
+
+def start_train(root, corpus, workdir, *args):
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    command = [STANCE, "train", f"data.path={corpus}", f"tracking.uri={uri}", f"tracking.artifact_root={workdir}/art",
+               "eval.n_bootstrap=50", f"hydra.run.dir={workdir}/run", f"hydra.sweep.dir={workdir}/sweep", *args]
+    process = subprocess.Popen(command, cwd=root, env=clean_env(PYTHONPATH=TESTS), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    return uri, process
+
+
+def wait_for(path: Path, process, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.2)
+
+
+def test_a_job_that_raises_ends_failed_with_the_error_and_keeps_finished_folds(make_cfg):
+    cfg = make_cfg(*FAULTY, "+model.estimator.fault=raise", "+model.estimator.at_fit=3")
+    import faults
+
+    faults._fits = 0
+    with pytest.raises(RuntimeError, match="injected failure in fit 3"):
+        train(cfg)
+    client, [run] = all_runs(cfg.tracking.uri)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["stance.error"] == "RuntimeError: injected failure in fit 3"
+    path = client.download_artifacts(run.info.run_id, "error.txt")
+    assert Path(path).read_text() == "RuntimeError: injected failure in fit 3\n"
+    assert fold_steps(client, run) == [0, 1]  # the two folds that finished are logged
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_interrupted_job_ends_killed_with_its_finished_folds(signum, root, tiny_corpus, tmp_path):
+    marker = tmp_path / "blocked"
+    uri, process = start_train(root, tiny_corpus, tmp_path, *FAULTY, "+model.estimator.fault=block",
+                               "+model.estimator.at_fit=2", f"+model.estimator.marker={marker}")
+    wait_for(marker, process)  # fold 1 is logged, fold 2 is training
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    name = signal.Signals(signum).name
+    assert process.returncode == 128 + signum
+    assert stderr.strip().splitlines()[-1] == f"error: interrupted by {name}"
+    assert "Traceback" not in stderr
+    client, [run] = all_runs(uri)
+    assert run.info.status == "KILLED" and run.data.tags["stance.error"] == f"interrupted by {name}"
+    assert fold_steps(client, run) == [0]
+
+
+@pytest.mark.slow
+def test_a_sweep_with_a_failing_job_ends_failed_and_nothing_stays_running(root, tiny_corpus, tmp_path):
+    uri, process = start_train(root, tiny_corpus, tmp_path, "-m", *FAULTY, "+model.estimator.fault=none,raise",
+                               "+model.estimator.at_fit=2", "debug=true")
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 1 and "RuntimeError: injected failure in fit" in stderr
+    client, runs = all_runs(uri)
+    [parent] = [r for r in runs if r.data.tags.get("stance.role") == "sweep"]
+    statuses = {r.data.params["model.estimator.fault"]: r.info.status for r in runs if r is not parent}
+    assert statuses == {"none": "FINISHED", "raise": "FAILED"}
+    assert parent.info.status == "FAILED"
+
+
+@pytest.mark.slow
+def test_an_interrupted_parallel_sweep_ends_killed_and_nothing_stays_running(root, tiny_corpus, tmp_path):
+    uri, process = start_train(root, tiny_corpus, tmp_path, "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
+                               *FAULTY, "+model.estimator.fault=block", "+model.estimator.at_fit=2",
+                               f"+model.estimator.marker={tmp_path}/blocked-${{seed}}", "seed=1,2")
+    for seed in (1, 2):  # both jobs have logged fold 1 and are training fold 2
+        wait_for(tmp_path / f"blocked-{seed}", process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert stderr.strip().splitlines()[-1] == "error: interrupted by SIGTERM"
+    client, runs = all_runs(uri)
+    assert len(runs) == 3 and {r.info.status for r in runs} == {"KILLED"}
+    children = [r for r in runs if r.data.tags.get("stance.role") != "sweep"]
+    assert all(0 in fold_steps(client, r) for r in children)  # the finished first folds are kept
+
+
+@pytest.mark.parametrize("multirun", [[], ["-m"]], ids=["run", "sweep"])
+def test_an_unreachable_server_is_one_line_before_any_training(multirun, root, tiny_corpus, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    command = [STANCE, "train", *multirun, "tracking=server", f"data.path={tiny_corpus}",
+               f"hydra.run.dir={tmp_path}/run", f"hydra.sweep.dir={tmp_path}/sweep"]
+    # MLflow's default retries would take minutes: the timeout is a hang guard, not a benchmark
+    proc = subprocess.run(command, cwd=root, env=clean_env(MLFLOW_TRACKING_URI=url), capture_output=True, text=True,
+                          timeout=90)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: cannot reach the MLflow tracking server at {url} (Connection refused); start it, or point "
+        "tracking.uri or MLFLOW_TRACKING_URI at a running one"]
+    assert "fold" not in proc.stdout + proc.stderr
+
+
+def test_connect_error_names_the_server(monkeypatch):
+    from stance.tracking import Tracker
+
+    monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(StanceError, match=rf"^cannot reach the MLflow tracking server at {url} \(Connection refused\)"):
+        Tracker(url, "x").connect()
+    import os
+
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # the probe's settings are put back
+
+
+def test_signals_raise_only_inside_the_block_and_handlers_are_restored():
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(Interrupted, match="interrupted by SIGTERM") as caught:
+        with interrupts_raise():
+            signal.raise_signal(signal.SIGTERM)
+    assert caught.value.exit_code == 143 and isinstance(caught.value, KeyboardInterrupt)
+    assert {s: signal.getsignal(s) for s in before} == before
