@@ -228,7 +228,9 @@ def compare_command(experiment, sweep, all_runs, out, log, overrides) -> None:
     from stance.compare import compare_experiment, log_comparison, print_table, write_outputs
     from stance.config import experiments_dir
     from stance.experiments import experiment_config
+    from stance.train import quiet_libraries
 
+    quiet_libraries()
     cfg = experiment_config(experiment, overrides)
     comparison = compare_experiment(cfg, sweep=sweep, all_runs=all_runs)
     print_table(comparison, title=f"{cfg.experiment_name}: {len(comparison.entries)} runs by {comparison.metric}")
@@ -249,7 +251,9 @@ def experiments_command(readme, overrides) -> None:
     from stance.config import experiments_dir
     from stance.experiments import BEGIN, END, experiment_config, experiments, render_readme, replace_section
     from stance.io import atomic_write_text, read_text
+    from stance.train import quiet_libraries
 
+    quiet_libraries()
     folder = experiments_dir()
     items = []
     for experiment in experiments(folder):

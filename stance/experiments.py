@@ -44,7 +44,8 @@ def question_of(text: str) -> str:
                 if not more.startswith("#") or more.lstrip("# ").startswith(("stance ", "This is")):
                     break
                 parts.append(more.lstrip("#").strip())
-            return " ".join(p for p in parts if p)
+            question = " ".join(p for p in parts if p)
+            return question[:1].upper() + question[1:]
     return ""
 
 

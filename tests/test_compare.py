@@ -183,7 +183,7 @@ def test_question_comment_is_read_over_several_lines():
     from stance.experiments import question_of
 
     text = "# @package _global_\n# Question: does A\n# beat B?\n#   stance train -m +experiment=x\nseed: 1\n"
-    assert question_of(text) == "does A beat B?"
+    assert question_of(text) == "Does A beat B?"
 
 
 def test_published_scores_sit_beside_ours_in_score_order():
