@@ -33,7 +33,7 @@ def test_tweeteval_config(tiny_tweeteval):
     from stance.config import compose
 
     dd = instantiate(compose(["data=tweeteval", f"data.path={tiny_tweeteval}", "data.targets=[climate]"]).data)
-    assert set(dd["train"]["target"]) == {"climate"}
+    assert set(dd["train"]["target"]) == {"Climate Change is a Real Concern"}  # the SemEval target phrase
 
 
 def test_table_config_maps_labels_and_requires_a_path(tmp_path):

@@ -37,8 +37,15 @@ def start_train(root, corpus, workdir, *args):
     command = [STANCE, "train", f"data.path={corpus}", f"tracking.uri={uri}", f"tracking.artifact_root={workdir}/art",
                "eval.n_bootstrap=50", f"hydra.run.dir={workdir}/run", f"hydra.sweep.dir={workdir}/sweep", *args]
     process = subprocess.Popen(command, cwd=root, env=clean_env(PYTHONPATH=TESTS), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     return uri, process
+
+
+def default_signals() -> None:
+    """In the child: the signals' default actions, as in a terminal. A test run started in
+    the background (``&``, CI runners) inherits SIGINT ignored, and the job would keep ignoring it."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def wait_for(path: Path, process, timeout: float = 300.0) -> None:
