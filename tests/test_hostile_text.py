@@ -66,7 +66,7 @@ def test_csv_with_any_text_loads_or_is_one_clear_error(texts, tmp_path_factory):
 
 
 # ----------------------------------------------------------------------------- every model
-MODELS = ["majority", "stratified", "tfidf_logreg", "tfidf_svm", "embed_logreg", "setfit", "finetune"]
+MODELS = sorted(path.stem for path in (ROOT / "conf" / "model").glob("*.yaml"))  # every model, new ones too
 
 
 @pytest.fixture(scope="module")
