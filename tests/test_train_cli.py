@@ -82,6 +82,7 @@ def test_user_error_is_one_line_and_exit_2(stance_train, tmp_path):
 def test_python_module_entry_point(stance_train, tiny_corpus, tmp_path, root):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     proc = subprocess.run([sys.executable, "-m", "stance.train", "model=majority", f"data.path={tiny_corpus}",
-                           f"tracking.uri=sqlite:///{tmp_path}/m.db", f"hydra.run.dir={tmp_path}/r"],
+                           f"tracking.uri=sqlite:///{tmp_path}/m.db", f"tracking.artifact_root={tmp_path}/a",
+                           f"hydra.run.dir={tmp_path}/r"],
                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
