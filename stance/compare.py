@@ -172,7 +172,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             cells.append(_num(m.get(f"val_{metric}_mean")))
         if comparison.has_curve:
             cells.append(_num(m.get("n_train_mean"), 0))
-        cells.append(_num(m.get("fit_seconds"), 1))
+        cells.append(_num(m.get("fit_seconds_mean"), 1))
         if entry is comparison.best:
             cells += ["best", "", "", "", ""]
         elif "difference" in t:
@@ -270,6 +270,10 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False) ->
         entries = select_best_per_model(candidates, report["select_by"]) + [e for e in entries if e not in candidates]
     predictions = {e.run_id: tracker.load_frame(e.run_id, OOF_PREDICTIONS) for e in entries
                    if e.status == "FINISHED"}
+    for entry in entries:  # runs logged before fit_seconds_mean existed: the mean of their folds
+        if entry.status == "FINISHED" and "fit_seconds_mean" not in entry.metrics:
+            entry.metrics["fit_seconds_mean"] = float(tracker.load_frame(entry.run_id, "fold_metrics.csv")
+                                                      ["fit_seconds"].mean())
     comparison = compare(entries, predictions, metric, report.get("n_resamples", 10000), cfg.eval.n_bootstrap,
                          cfg.eval.confidence, cfg.seed, cfg.experiment_name)
     comparison.sweep = sweep

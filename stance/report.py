@@ -159,7 +159,7 @@ def leaderboard_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
         if "macro_f1_ci_low" in m:
             score += f" [{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}]"
         table.append([label_of(row["model"], row.get("overrides", "").split(), common), row["eval"], score, cell(m, "f_avg_mean"), cell(m, "accuracy_mean"),
-                      cell(m, "fit_seconds", 1), row["status"]])
+                      cell(m, "fit_seconds_mean", 1), row["status"]])
     return table
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
@@ -46,6 +47,8 @@ def test_leaderboard_from_the_store_ranks_and_tests_against_the_best(sweep):
     assert [e.label for e in comparison.entries] == [r.name for r in ranked]  # shared overrides left out
     best = ranked[0]
     assert comparison.best.tests == {}
+    for entry, result in zip(comparison.entries, ranked):  # fit time: the mean over folds, not the last fold
+        assert entry.metrics["fit_seconds_mean"] == pytest.approx(np.mean([f["fit_seconds"] for f in result.folds]))
     for entry, result in zip(comparison.entries[1:], ranked[1:]):
         t = entry.tests
         assert t["difference"] == pytest.approx(best.metrics["macro_f1_mean"] - result.metrics["macro_f1_mean"])

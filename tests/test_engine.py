@@ -29,15 +29,16 @@ def test_train_returns_metrics_predictions_and_model(make_cfg, tiny_corpus):
         m = result.metrics
         assert m[f"{key}_ci_low"] <= m[f"{key}_mean"] <= m[f"{key}_ci_high"]
         assert m[f"{key}_mean"] == pytest.approx(np.mean([f[key] for f in result.folds]))
-    assert result.metrics["fit_seconds"] > 0 and result.metrics["predict_per_second"] > 0
+    assert result.metrics["fit_seconds_mean"] == pytest.approx(np.mean([f["fit_seconds"] for f in result.folds]))
+    assert result.metrics["fit_seconds_mean"] > 0 and result.metrics["predict_per_second_mean"] > 0
     assert list(result.model.classes_) == ["neutral", "oppose", "support"]
 
 
 def test_same_config_gives_identical_metrics(make_cfg):
     first = train(make_cfg("model=tfidf_svm"))
     second = train(make_cfg("model=tfidf_svm"))
-    assert first.metrics == {**second.metrics, "fit_seconds": first.metrics["fit_seconds"],
-                             "predict_per_second": first.metrics["predict_per_second"]}
+    assert first.metrics == {**second.metrics, "fit_seconds_mean": first.metrics["fit_seconds_mean"],
+                             "predict_per_second_mean": first.metrics["predict_per_second_mean"]}
     pd.testing.assert_frame_equal(first.predictions, second.predictions)
     assert first.run_id != second.run_id
 

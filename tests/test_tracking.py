@@ -31,7 +31,7 @@ def test_run_has_params_metrics_tags_and_status(finished):
     assert params["seed"] == str(cfg.seed) and params["eval.splitter.n_splits"] == "None"
     metrics = run.data.metrics
     for key in ("macro_f1_mean", "macro_f1_std", "macro_f1_ci_low", "macro_f1_ci_high", "f_avg_mean",
-                "accuracy_mean", "fit_seconds", "predict_per_second", "f1_support"):
+                "accuracy_mean", "fit_seconds_mean", "predict_per_second_mean", "f1_support"):
         assert key in metrics, key
     history = MlflowClient(cfg.tracking.uri).get_metric_history(run.info.run_id, "macro_f1")
     assert [m.step for m in history] == list(range(len(result.folds)))
