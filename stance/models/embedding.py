@@ -26,11 +26,6 @@ class EmbeddingLogReg(StanceClassifier):
         self.use_target = use_target
         self.seed = seed
 
-    def _encoder(self):
-        from stance.models.pretrained import sentence_encoder
-
-        return sentence_encoder(self.pretrained)
-
     def _embed(self, X) -> np.ndarray:
         from stance.models.pretrained import embed
 
@@ -56,7 +51,11 @@ class EmbeddingLogReg(StanceClassifier):
         return full
 
     def input_limit(self) -> int:
-        return int(self._encoder().max_seq_length)
+        from stance.models.pretrained import encoder_input_limit
+
+        return encoder_input_limit(self.pretrained)
 
     def _token_counts(self, texts, targets):
-        return [len(ids) for ids in self._encoder().tokenizer(texts, truncation=False)["input_ids"]]
+        from stance.models.pretrained import encoder_token_counts
+
+        return encoder_token_counts(self.pretrained, texts)

@@ -56,11 +56,11 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
         return [*super()._feature_parts(), ("embedding", embedder, "text")]
 
     def input_limit(self) -> int:
-        from stance.models.pretrained import sentence_encoder
+        from stance.models.pretrained import encoder_input_limit
 
-        return int(sentence_encoder(self.pretrained).max_seq_length)
+        return encoder_input_limit(self.pretrained)
 
     def _token_counts(self, texts, targets):
-        from stance.models.pretrained import sentence_encoder
+        from stance.models.pretrained import encoder_token_counts
 
-        return [len(ids) for ids in sentence_encoder(self.pretrained).tokenizer(texts, truncation=False)["input_ids"]]
+        return encoder_token_counts(self.pretrained, texts)

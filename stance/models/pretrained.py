@@ -66,6 +66,16 @@ def sentence_encoder(pretrained: str | None):
     return load(SentenceTransformer, pretrained, device="cpu")
 
 
+def encoder_input_limit(pretrained: str | None) -> int:
+    """The longest input in tokens the sentence encoder reads (longer texts are cut)."""
+    return int(sentence_encoder(pretrained).max_seq_length)
+
+
+def encoder_token_counts(pretrained: str | None, texts: list[str]) -> list[int]:
+    """Each text's length in the sentence encoder's tokens, uncut."""
+    return [len(ids) for ids in sentence_encoder(pretrained).tokenizer(texts, truncation=False)["input_ids"]]
+
+
 #: Sentence vectors already computed, by encoder and text (sweeps and folds embed the same texts).
 _VECTORS: dict[tuple[str | None, str], object] = {}
 _VECTORS_LIMIT = 500_000
