@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from stance.config import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL
 from stance.errors import StanceError
 
 DEFAULT_SEEDS = "seeds"
@@ -61,7 +62,7 @@ def corpus() -> None:
 @user_errors
 def corpus_extract(seeds_dir: str, out: str) -> None:
     """Split the articles into statements with ids and exact character spans."""
-    from stance.corpus import extract, write_statements
+    from stance.annotation.corpus import extract, write_statements
 
     records = extract(seeds_dir)
     changed = write_statements(records, out)
@@ -75,8 +76,8 @@ def corpus_extract(seeds_dir: str, out: str) -> None:
 @user_errors
 def corpus_report(gold: str, by: str) -> None:
     """Print the label distribution per document (or per holder, annotator ...)."""
-    from stance.annotations import read_records
-    from stance.report import label_distribution_table
+    from stance.annotation.passes import read_records
+    from stance.annotation.datasheet import label_distribution_table
 
     records = read_records(gold)
     if any(by not in r for r in records):
@@ -99,7 +100,7 @@ def annotations() -> None:
 @user_errors
 def annotations_import(sheet: str, annotator: str, out: str, statements: str) -> None:
     """Join a label sheet (CSV or JSONL: id, label, holder, rationale) with the statements."""
-    from stance.annotations import import_sheet, write_records
+    from stance.annotation.passes import import_sheet, write_records
     from stance.io import iter_jsonl
 
     rows = []
@@ -121,7 +122,7 @@ def annotations_validate(files: tuple[str, ...], seeds_dir: str) -> None:
 
     With no FILES: the gold file and every pass in annotations/passes/.
     """
-    from stance.annotations import validate_file
+    from stance.annotation.passes import validate_file
 
     paths = list(files) or [DEFAULT_GOLD, *sorted(str(p) for p in Path("annotations/passes").glob("*.jsonl"))]
     problems = [p for path in paths for p in validate_file(path, seeds_dir)]
@@ -139,9 +140,9 @@ def annotations_validate(files: tuple[str, ...], seeds_dir: str) -> None:
 @user_errors
 def annotations_agreement(first: str, second: str) -> None:
     """Cohen's kappa, Krippendorff's alpha and the confusion table between two passes."""
-    from stance.agreement import agreement
-    from stance.annotations import read_records
-    from stance.report import agreement_table
+    from stance.annotation.agreement import agreement
+    from stance.annotation.passes import read_records
+    from stance.annotation.datasheet import agreement_table
 
     a, b = read_records(first), read_records(second)
     try:
@@ -168,7 +169,7 @@ def annotations_agreement(first: str, second: str) -> None:
 @user_errors
 def annotations_adjudicate(first: str, second: str, decisions: str, out: str, list_only: bool) -> None:
     """Write the gold file: agreed labels, and each disagreement settled by a decision."""
-    from stance.annotations import adjudicate, disagreements, read_records, write_records
+    from stance.annotation.passes import adjudicate, disagreements, read_records, write_records
 
     a, b = read_records(first), read_records(second)
     if list_only:
@@ -187,7 +188,7 @@ def annotations_adjudicate(first: str, second: str, decisions: str, out: str, li
 @user_errors
 def annotations_datasheet(out: str, check: bool) -> None:
     """Regenerate the figures of the datasheet (counts, agreement) from the annotation files."""
-    from stance.report import render_datasheet
+    from stance.annotation.datasheet import render_datasheet
 
     from stance.io import atomic_write_text, read_text
 
@@ -225,10 +226,11 @@ def train_command(overrides: tuple[str, ...]) -> None:
 @user_errors
 def compare_command(experiment, sweep, all_runs, out, log, overrides) -> None:
     """Leaderboard of an experiment's runs, each tested against the best (EXPERIMENT: a name in experiments/)."""
-    from stance.compare import compare_experiment, log_comparison, print_table, write_outputs
+    from stance.compare import compare_experiment, log_comparison
+    from stance.leaderboard import print_table, write_outputs
     from stance.config import experiments_dir
     from stance.experiments import experiment_config
-    from stance.train import quiet_libraries
+    from stance.runtime import quiet_libraries
 
     quiet_libraries()
     cfg = experiment_config(experiment, overrides)
@@ -247,11 +249,13 @@ def compare_command(experiment, sweep, all_runs, out, log, overrides) -> None:
 @user_errors
 def experiments_command(readme, overrides) -> None:
     """Regenerate experiments/README.md (questions, commands, results) from the MLflow store."""
-    from stance.compare import NoRuns, compare_experiment, markdown, write_outputs
+    from stance.compare import NoRuns, compare_experiment
+    from stance.leaderboard import markdown, write_outputs
     from stance.config import experiments_dir
-    from stance.experiments import BEGIN, END, experiment_config, experiments, render_readme, replace_section
+    from stance.experiments import BEGIN, END, experiment_config, experiments, render_readme
+    from stance.tables import replace_section
     from stance.io import atomic_write_text, read_text
-    from stance.train import quiet_libraries
+    from stance.runtime import quiet_libraries
 
     quiet_libraries()
     folder = experiments_dir()
@@ -270,11 +274,11 @@ def experiments_command(readme, overrides) -> None:
         items.append((experiment, table))
         page = experiment.results_dir() / "README.md"
         if page.is_file():
-            atomic_write_text(page, replace_section(read_text(page, "README"), table, page))
+            atomic_write_text(page, replace_section(read_text(page, "README"), table, BEGIN, END, page))
         click.echo(f"{experiment.name}: {len(comparison.entries)} runs, best {comparison.best.label}")
     path = Path(readme) if readme else folder / "README.md"
     current = read_text(path, "README") if path.is_file() else f"# Experiments\n\n{BEGIN}\n{END}\n"
-    atomic_write_text(path, replace_section(current, render_readme(items), path))
+    atomic_write_text(path, replace_section(current, render_readme(items), BEGIN, END, path))
     click.echo(f"wrote {path}")
 
 
@@ -284,7 +288,7 @@ def experiments_command(readme, overrides) -> None:
 @click.option("-i", "--input", "input_path", help="File of statements: .txt (one a line), .csv/.tsv or .jsonl "
               "with a text column; '-' reads standard input.")
 @click.option("-m", "--model", "model_uri", default=None, help="Any MLflow model URI (runs:/..., models:/NAME@ALIAS). "
-              "[default: models:/stance-foreign-troops@champion]")
+              f"[default: {CHAMPION_URI}]")
 @click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
 @click.option("--target", default=None, help="Target for statements that have none.")
 @click.option("--text-column", default="text", show_default=True)
@@ -300,8 +304,8 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
     """Classify statements given as arguments, in a file, or on standard input."""
     import logging
 
-    from stance.predict import DEFAULT_MODEL, predict, read_statements, write_predictions
-    from stance.train import quiet_libraries
+    from stance.predict import predict, read_statements, write_predictions
+    from stance.runtime import quiet_libraries
 
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -318,14 +322,14 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
         raise StanceError("no statements: give them as arguments, with --input FILE, or on standard input")
     if given.blank:
         click.echo(f"skipped {given.blank} blank statement(s)", err=True)
-    table = predict(given.frame, model_uri or DEFAULT_MODEL, tracking_uri)
+    table = predict(given.frame, model_uri or CHAMPION_URI, tracking_uri)
     text = write_predictions(table, output, fmt)
     if output:
         click.echo(f"{len(table)} predictions -> {output}", err=True)
     elif text is not None:
         click.echo(text, nl=False)
     else:
-        from stance.report import predictions_table
+        from stance.predict import predictions_table
 
         _console().print(predictions_table(table))
 
@@ -334,24 +338,26 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
 @click.option("--run", "run_id", default=None, help="The run whose model to register.")
 @click.option("--experiment", default=None, help="Or: pick the best finished run of this MLflow experiment ...")
 @click.option("--by", "metric", default="macro_f1", show_default=True,
-              help="... by this metric, highest wins (macro_f1, f_avg, accuracy: the mean over folds).")
-@click.option("--name", default="stance-foreign-troops", show_default=True, help="Registered model name.")
-@click.option("--alias", default="champion", show_default=True, help="Alias moved to the new version.")
+              help="... by this metric (macro_f1, f_avg, accuracy: the mean over folds; or any logged metric).")
+@click.option("--lowest", is_flag=True, help="The lowest value of --by wins (a metric to minimise).")
+@click.option("--name", default=REGISTERED_MODEL, show_default=True, help="Registered model name.")
+@click.option("--alias", default=CHAMPION_ALIAS, show_default=True, help="Alias moved to the new version.")
 @click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
 @user_errors
-def register_command(run_id, experiment, metric, name, alias, tracking_uri) -> None:
+def register_command(run_id, experiment, metric, lowest, name, alias, tracking_uri) -> None:
     """Register a run's model in the MLflow Model Registry and move an alias to it."""
-    from stance.predict import default_tracking_uri
-    from stance.tracking.registry import MEAN_OF, best_run, register
+    from stance.config import default_tracking_uri
+    from stance.objective import Objective
+    from stance.tracking.registry import best_run, register
 
     uri = tracking_uri or default_tracking_uri()
     if bool(run_id) == bool(experiment):
         raise StanceError("give either --run RUN_ID or --experiment NAME (with --by METRIC)")
     if experiment:
-        run = best_run(uri, experiment, metric)
+        objective = Objective(metric, "minimize" if lowest else "maximize")
+        run = best_run(uri, experiment, objective)
         run_id = run.info.run_id
-        key = MEAN_OF.get(metric, metric)
-        click.echo(f"best run by {key}: {run.info.run_name} ({run.data.metrics[key]:.3f})")
+        click.echo(f"best run by {objective.key}: {run.info.run_name} ({run.data.metrics[objective.key]:.3f})")
     click.echo(f"registered {register(uri, run_id, name, alias)}")
 
 
@@ -360,7 +366,7 @@ def register_command(run_id, experiment, metric, name, alias, tracking_uri) -> N
 @user_errors
 def models_command(tracking_uri) -> None:
     """List registered models and their aliases."""
-    from stance.predict import default_tracking_uri
+    from stance.config import default_tracking_uri
     from stance.tracking.registry import registered_models
 
     for model in registered_models(tracking_uri or default_tracking_uri()) or ["(no registered models)"]:

@@ -16,6 +16,18 @@ from typing import Any, Optional
 from omegaconf import MISSING
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+#: The registered model the main job's champion is, and the alias that points at it.
+REGISTERED_MODEL = "stance-foreign-troops"
+CHAMPION_ALIAS = "champion"
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
+
+
+def default_tracking_uri() -> str:
+    """The store commands use without a config: ``$MLFLOW_TRACKING_URI``, else the embedded
+    ``mlflow.db`` under ``$STANCE_ROOT`` (default: the current folder), exactly as
+    ``conf/tracking/local.yaml`` resolves it."""
+    root = os.environ.get("STANCE_ROOT") or "."
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root}/mlflow.db"
 
 
 @dataclass
@@ -43,18 +55,25 @@ class TrackingSchema:
 
 
 @dataclass
+class ObjectiveSchema:
+    """The headline metric (mean over folds) and its direction: the search's objective, the
+    registry's champion, the leaderboard's order (see :mod:`stance.objective`)."""
+
+    metric: str = "macro_f1"  # macro_f1, f_avg, accuracy, or any logged *_mean metric
+    direction: str = "maximize"  # or minimize
+
+
+@dataclass
 class RegistrySchema:
-    register_best: bool = False  # at the end of a sweep, register its best run's model
-    name: str = "stance-foreign-troops"
-    alias: str = "champion"
-    metric: str = "macro_f1_mean"
+    register_best: bool = False  # at the end of a sweep, register its best run's model (by the objective)
+    name: str = REGISTERED_MODEL
+    alias: str = CHAMPION_ALIAS
 
 
 @dataclass
 class ReportSchema:
-    """How ``stance compare`` ranks an experiment's runs."""
+    """How ``stance compare`` shows an experiment's runs (ranked by the objective)."""
 
-    metric: str = "macro_f1"  # headline score: macro_f1, f_avg or accuracy
     select_by: Optional[str] = None  # e.g. val_f_avg: keep each model's best run on validation data
     n_resamples: int = 10000  # approximate randomisation shuffles (the bootstrap uses eval.n_bootstrap)
     all_runs: bool = False  # compare every run of the experiment (several sweeps), not only the latest sweep
@@ -77,6 +96,7 @@ class StanceSchema:
     debug: bool = False
     experiment_name: str = "foreign-troops"
     paths: PathsSchema = field(default_factory=PathsSchema)
+    objective: ObjectiveSchema = field(default_factory=ObjectiveSchema)
     registry: RegistrySchema = field(default_factory=RegistrySchema)
     report: ReportSchema = field(default_factory=ReportSchema)
 

@@ -125,117 +125,194 @@ def _training_data(train_split, fraction: float, extra, seed: int):
     return concatenate_datasets([own, extra.cast(own.features)]), len(own)
 
 
-def train(cfg, parent_run_id: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
-    """Cross-validate ``cfg.model`` on ``cfg.data`` with ``cfg.eval``; log everything to MLflow.
+@dataclass
+class _Setup:
+    """The data side of a run: the corpus pooled, its folds and any extra training corpus."""
 
-    ``parent_run_id`` nests the run under a sweep's parent run; ``overrides`` (the job's
-    command-line overrides) are recorded so that ``stance compare`` can name the variant.
-    """
-    import pandas as pd
+    corpus: Any
+    everything: Any
+    folds: list
+    extra: Any
+    splitter_name: str
+    fraction: float
+
+
+@dataclass
+class _CrossValidation:
+    """What the folds produced."""
+
+    per_fold: list[dict[str, Any]]
+    predictions: Any  # out-of-fold predictions, one row per test statement
+    pairs: list[tuple[list[str], list[str]]]  # (gold, predicted) per fold
+    estimators: list[Any]
+
+
+def _resolved_config(cfg) -> dict[str, Any]:
+    """The config as plain data; a missing mandatory value is a one-line error."""
     from omegaconf import OmegaConf
-
-    from stance import __version__
-    from stance.data.splits import pooled
-    from stance.evaluation import HEADLINE, classification_report, fold_metrics, summarise
-    from stance.report import errors_markdown, misclassified
-    from stance.plots import confusion_figure
-    from stance.tracking import (MAX_PARAM_LENGTH, OOF_PREDICTIONS, TAG_FAMILY, TAG_MODEL, TAG_OVERRIDES, TAG_SWEEP,
-                                 Tracker, fingerprint, git_commit)
-
     from omegaconf.errors import MissingMandatoryValue
 
     from stance.errors import StanceError
 
-    try:  # a missing value fails here, before any training
-        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as exc:
         raise StanceError(f"missing config value '{exc.full_key}' (set it on the command line)") from None
-    seed_everything(cfg.seed)
-    name = cfg.model.name
-    probe = make_estimator(cfg)  # a bad model parameter fails here, not after the first fold
-    tracker = Tracker.from_config(cfg)
-    tracker.connect()  # an unreachable store fails here, before any training
+
+
+def _prepare(cfg) -> _Setup:
+    """Load the corpus, split it into folds (two in debug mode) and load any extra training corpus."""
+    from stance.data.splits import pooled
+
     corpus = build(cfg.data, "data")
     splitter = build(cfg.eval.splitter, "eval.splitter")
     folds = splitter.split(corpus)
     if cfg.get("debug"):
         folds = folds[: cfg.eval.get("debug_folds", 2)]
-    everything = pooled(corpus)
     extra = pooled(build(cfg.extra_train, "extra_train")) if cfg.get("extra_train") else None
-    fraction = cfg.eval.get("train_fraction", 1.0)
+    return _Setup(corpus, pooled(corpus), folds, extra, type(splitter).__name__, cfg.eval.get("train_fraction", 1.0))
+
+
+def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -> dict[str, str]:
+    """Tags that say what ran: model, family, version, commit, evaluation, data fingerprint, sweep."""
+    from stance import __version__
+    from stance.tracking import (MAX_PARAM_LENGTH, TAG_FAMILY, TAG_MODEL, TAG_OVERRIDES, TAG_SWEEP, fingerprint,
+                                 git_commit)
+
+    data = setup.everything
     tags = {
-        TAG_MODEL: name, TAG_FAMILY: type(probe).family, "stance.version": __version__,
-        "git_commit": git_commit(cfg.paths.root), "stance.eval": type(splitter).__name__,
-        "dataset_fingerprint": fingerprint(zip(everything["id"], everything["text"], everything["target"],
-                                               everything["label"])),
+        TAG_MODEL: cfg.model.name, TAG_FAMILY: type(probe).family, "stance.version": __version__,
+        "git_commit": git_commit(cfg.paths.root), "stance.eval": setup.splitter_name,
+        "dataset_fingerprint": fingerprint(zip(data["id"], data["text"], data["target"], data["label"])),
     }
     if parent_run_id:
         tags[TAG_SWEEP] = parent_run_id
     if overrides:
         tags[TAG_OVERRIDES] = " ".join(overrides)[:MAX_PARAM_LENGTH]
-    if extra is not None:
-        tags["stance.extra_train"] = f"{len(extra)} statements, targets: {', '.join(sorted(set(extra['target'])))}"
-    log.info("%s: %d statements, %d folds (%s), tracking to %s", name, len(everything), len(folds),
-             tags["stance.eval"], tracker.uri)
+    if setup.extra is not None:
+        tags["stance.extra_train"] = (f"{len(setup.extra)} statements, targets: "
+                                      f"{', '.join(sorted(set(setup.extra['target'])))}")
+    return tags
+
+
+def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
+    """Fit a fresh model per fold, predict its test (and validation) statements, log each fold's metrics."""
+    import pandas as pd
+
+    from stance.errors import StanceError
+    from stance.metrics import HEADLINE, fold_metrics
+
+    name = cfg.model.name
+    per_fold, tables, pairs, estimators = [], [], [], []
+    for k, fold in enumerate(setup.folds):
+        train_data, n_train = _training_data(fold.train, setup.fraction, setup.extra, cfg.seed + k)
+        if len(set(train_data["label"])) < 2:
+            raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
+        estimator = make_estimator(cfg)
+        rows, timing = _fold_predictions(fold, train_data, estimator, k)
+        metrics = fold_metrics(rows["gold"], rows["predicted"])
+        metrics.update(timing, n_train=n_train)
+        if fold.validation is not None:  # model selection looks here, never at the test split
+            checked = _predict_rows(estimator, fold.validation)
+            validation = fold_metrics(checked["gold"], checked["predicted"])
+            metrics.update({f"val_{m}": validation[m] for m in HEADLINE})
+        per_fold.append({"fold": k, "held_out": fold.name, **metrics})
+        tables.append(pd.DataFrame(rows))
+        pairs.append((rows["gold"], rows["predicted"]))
+        estimators.append(estimator)
+        tracker.log_metrics({m: v for m, v in metrics.items() if isinstance(v, (int, float))}, step=k)
+        log.info("%s: fold %d/%d (held out %s, %d statements, trained on %d): macro-F1 %.3f, F_avg %.3f, "
+                 "fit %.1f s", name, k + 1, len(setup.folds), fold.name, metrics["n"], len(train_data),
+                 metrics["macro_f1"], metrics["f_avg"], timing["fit_seconds"])
+    return _CrossValidation(per_fold, pd.concat(tables, ignore_index=True), pairs, estimators)
+
+
+def _summary(cfg, cv: _CrossValidation) -> dict[str, float]:
+    """Means, spreads and bootstrap CIs over folds, timings, and the pooled scores."""
+    from stance.metrics import HEADLINE, fold_metrics, summarise
+
+    per_fold = cv.per_fold
+    summary = summarise(per_fold, cv.pairs, n_resamples=cfg.eval.n_bootstrap, confidence=cfg.eval.confidence,
+                        seed=cfg.seed)
+    # "_mean": the plain names hold each fold's value as steps, and MLflow shows the last one
+    summary["fit_seconds_mean"] = float(np.mean([f["fit_seconds"] for f in per_fold]))
+    summary["predict_per_second_mean"] = float(np.mean([f["predict_per_second"] for f in per_fold]))
+    for key in ("n_train", *(f"val_{m}" for m in HEADLINE)):
+        if key in per_fold[0]:
+            summary[f"{key}_mean"] = float(np.mean([f[key] for f in per_fold]))
+    pooled_metrics = fold_metrics(cv.predictions["gold"], cv.predictions["predicted"])
+    summary.update({f"pooled_{m}": pooled_metrics[m] for m in ("macro_f1", "f_avg", "accuracy")})
+    summary["n_folds"] = float(len(per_fold))
+    return summary
+
+
+def _log_evaluation(tracker, name: str, cv: _CrossValidation) -> None:
+    """The out-of-fold predictions, per-fold metrics, report, error analysis and confusion matrix."""
+    import pandas as pd
+
+    from stance.error_analysis import errors_markdown, misclassified
+    from stance.metrics import classification_report, fold_metrics
+    from stance.plots import confusion_figure
+    from stance.tracking import OOF_PREDICTIONS
+
+    predictions = cv.predictions
+    tracker.log_frame(predictions, OOF_PREDICTIONS)
+    tracker.log_frame(pd.DataFrame([{**f, "confusion": json.dumps(f["confusion"])} for f in cv.per_fold]),
+                      "fold_metrics.csv")
+    tracker.log_text(classification_report(predictions["gold"], predictions["predicted"]),
+                     "classification_report.txt")
+    errors = misclassified(predictions)
+    tracker.log_frame(errors, "errors.csv")
+    tracker.log_text(errors_markdown(errors, title=f"{name}: misclassified statements"), "errors.md")
+    pooled_confusion = fold_metrics(predictions["gold"], predictions["predicted"])["confusion"]
+    tracker.log_figure(confusion_figure(pooled_confusion, LABELS, title=name), "confusion_matrix.png")
+
+
+def _refit(cfg, setup: _Setup, cv: _CrossValidation, tracker):
+    """The final model (fit on all the data; with fixed splits, the evaluated one), logged as a
+    pyfunc model: ``(model, model URI)``, or ``(None, None)`` when ``eval.refit`` is off."""
+    if not cfg.eval.get("refit", True):
+        return None, None
+    if len(setup.folds) == 1:
+        final = cv.estimators[0]
+    else:
+        training = _training_data(setup.everything, setup.fraction, setup.extra, cfg.seed)[0]
+        final = make_estimator(cfg).fit(*as_xy(training))
+    example = as_xy(setup.everything.select(range(min(2, len(setup.everything)))))[0]
+    return final, tracker.log_model(final, example)
+
+
+def train(cfg, parent_run_id: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainResult:
+    """Cross-validate ``cfg.model`` on ``cfg.data`` with ``cfg.eval``; log everything to MLflow.
+
+    ``parent_run_id`` nests the run under a sweep's parent run; ``overrides`` (the job's
+    command-line overrides) are recorded so that ``stance compare`` can name the variant.
+    Every check that can fail on the user's input runs before the first fold.
+    """
+    from omegaconf import OmegaConf
+
+    from stance.tracking import Tracker
+
+    resolved = _resolved_config(cfg)  # a missing value fails here
+    seed_everything(cfg.seed)
+    name = cfg.model.name
+    probe = make_estimator(cfg)  # a bad model parameter fails here
+    tracker = Tracker.from_config(cfg)
+    tracker.connect()  # an unreachable store fails here
+    setup = _prepare(cfg)
+    tags = _run_tags(cfg, probe, setup, parent_run_id, overrides)
+    log.info("%s: %d statements, %d folds (%s), tracking to %s", name, len(setup.everything), len(setup.folds),
+             setup.splitter_name, tracker.uri)
 
     with tracker.run(name, tags=tags, parent_run_id=parent_run_id) as run:
         tracker.log_config(resolved, OmegaConf.to_yaml(cfg, resolve=True))
-        per_fold, tables, pairs, estimators = [], [], [], []
-        for k, fold in enumerate(folds):
-            train_data, n_train = _training_data(fold.train, fraction, extra, cfg.seed + k)
-            if len(set(train_data["label"])) < 2:
-                raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
-            estimator = make_estimator(cfg)
-            rows, timing = _fold_predictions(fold, train_data, estimator, k)
-            metrics = fold_metrics(rows["gold"], rows["predicted"])
-            metrics.update(timing, n_train=n_train)
-            if fold.validation is not None:  # model selection looks here, never at the test split
-                checked = _predict_rows(estimator, fold.validation)
-                validation = fold_metrics(checked["gold"], checked["predicted"])
-                metrics.update({f"val_{m}": validation[m] for m in HEADLINE})
-            per_fold.append({"fold": k, "held_out": fold.name, **metrics})
-            tables.append(pd.DataFrame(rows))
-            pairs.append((rows["gold"], rows["predicted"]))
-            estimators.append(estimator)
-            tracker.log_metrics({m: v for m, v in metrics.items() if isinstance(v, (int, float))}, step=k)
-            log.info("%s: fold %d/%d (held out %s, %d statements, trained on %d): macro-F1 %.3f, F_avg %.3f, "
-                     "fit %.1f s", name, k + 1, len(folds), fold.name, metrics["n"], len(train_data),
-                     metrics["macro_f1"], metrics["f_avg"], timing["fit_seconds"])
-
-        predictions = pd.concat(tables, ignore_index=True)
-        summary = summarise(per_fold, pairs, n_resamples=cfg.eval.n_bootstrap, confidence=cfg.eval.confidence,
-                            seed=cfg.seed)
-        # "_mean": the plain names hold each fold's value as steps, and MLflow shows the last one
-        summary["fit_seconds_mean"] = float(np.mean([f["fit_seconds"] for f in per_fold]))
-        summary["predict_per_second_mean"] = float(np.mean([f["predict_per_second"] for f in per_fold]))
-        for key in ("n_train", *(f"val_{m}" for m in HEADLINE)):
-            if key in per_fold[0]:
-                summary[f"{key}_mean"] = float(np.mean([f[key] for f in per_fold]))
-        pooled_metrics = fold_metrics(predictions["gold"], predictions["predicted"])
-        summary.update({f"pooled_{m}": pooled_metrics[m] for m in ("macro_f1", "f_avg", "accuracy")})
-        summary["n_folds"] = float(len(folds))
+        cv = _cross_validate(cfg, setup, tracker)
+        summary = _summary(cfg, cv)
         tracker.log_metrics(summary)
-        tracker.log_frame(predictions, OOF_PREDICTIONS)
-        tracker.log_frame(pd.DataFrame([{**f, "confusion": json.dumps(f["confusion"])} for f in per_fold]),
-                          "fold_metrics.csv")
-        tracker.log_text(classification_report(predictions["gold"], predictions["predicted"]),
-                         "classification_report.txt")
-        errors = misclassified(predictions)
-        tracker.log_frame(errors, "errors.csv")
-        tracker.log_text(errors_markdown(errors, title=f"{name}: misclassified statements"), "errors.md")
-        tracker.log_figure(confusion_figure(pooled_metrics["confusion"], LABELS, title=name),
-                           "confusion_matrix.png")
-
-        final, model_uri = None, None
-        if cfg.eval.get("refit", True):
-            if len(folds) == 1:  # fixed splits: the evaluated model is the final one
-                final = estimators[0]
-            else:
-                final = make_estimator(cfg).fit(*as_xy(_training_data(everything, fraction, extra, cfg.seed)[0]))
-            example = as_xy(everything.select(range(min(2, len(everything)))))[0]
-            model_uri = tracker.log_model(final, example)
+        _log_evaluation(tracker, name, cv)
+        final, model_uri = _refit(cfg, setup, cv, tracker)
         log.info("%s: macro-F1 %.3f [%.3f, %.3f], F_avg %.3f, accuracy %.3f (run %s)", name,
                  summary["macro_f1_mean"], summary["macro_f1_ci_low"], summary["macro_f1_ci_high"],
                  summary["f_avg_mean"], summary["accuracy_mean"], run.info.run_id)
-        return TrainResult(name=name, metrics=summary, folds=per_fold, predictions=predictions, model=final,
+        return TrainResult(name=name, metrics=summary, folds=cv.per_fold, predictions=cv.predictions, model=final,
                            run_id=run.info.run_id, model_uri=model_uri, tags=tags)

@@ -70,13 +70,6 @@ def experiment_config(name: str | None, overrides: list[str] | tuple[str, ...] =
                           f"{str(exc).strip().splitlines()[0]}") from None
 
 
-def replace_section(current: str, section: str, path: Path) -> str:
-    if BEGIN not in current or END not in current:
-        raise StanceError(f"no generated section: add the lines '{BEGIN}' and '{END}'", path=path)
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    return pattern.sub(lambda _: f"{BEGIN}\n\n{section.strip()}\n\n{END}", current, count=1)
-
-
 def render_readme(items: list[tuple[Experiment, str | None]]) -> str:
     """The generated part of ``experiments/README.md``: one section per experiment."""
     parts = []

@@ -14,28 +14,23 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stance.config import CHAMPION_URI, default_tracking_uri
 from stance.errors import StanceError
 from stance.io import TABLE_KINDS, parse_table
 from stance.labels import LABELS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "models:/stance-foreign-troops@champion"
+DEFAULT_MODEL = CHAMPION_URI
 #: Statements per call to the model (the model batches inside); the progress bar advances per chunk.
 CHUNK = 512
 #: Inputs longer than this many statements get a progress bar.
 PROGRESS_FROM = 2 * CHUNK
-
-
-def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI``, else the embedded store of the main job (``./mlflow.db``)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
 
 
 @dataclass
@@ -160,6 +155,17 @@ def _warn_truncation(model, frame) -> None:
     if too_long.any():
         log.warning("%d statement(s) longer than the model's limit of %s tokens were truncated (ids: %s)",
                     int(too_long.sum()), estimator.input_limit(), ", ".join(frame["id"][too_long].head(5)))
+
+
+def predictions_table(table, width: int = 60):
+    """Predictions as a rich Table: id, label, confidence, probabilities and the (shortened) text."""
+    from stance.tables import rich_table
+
+    header = ["id", "label", "confidence", *LABELS, "text"]
+    rows = [[str(row["id"]), row["label"], f"{row['confidence']:.3f}", *(f"{row[f'p_{label}']:.3f}" for label in LABELS),
+             row["text"] if len(row["text"]) <= width else row["text"][: width - 1] + "…"]
+            for row in table.to_dict(orient="records")]
+    return rich_table(header, rows, justify=["left", "left", *["right"] * (1 + len(LABELS)), "left"])
 
 
 def write_predictions(table, output: str | Path | None = None, fmt: str = "table") -> str | None:

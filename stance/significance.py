@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stance.evaluation import confusion_stack, label_codes, quiet_nanmean, scores_from_confusion
+from stance.metrics import confusion_stack, label_codes, quiet_nanmean, scores_from_confusion
 from stance.labels import LABELS
 
 #: One fold of a paired comparison: gold labels, model A's and model B's predictions.

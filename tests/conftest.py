@@ -74,7 +74,7 @@ def tiny_seeds(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_gold(tiny_seeds: Path) -> Path:
     """Annotation records for the tiny corpus, made through the real extraction."""
-    from stance.corpus import extract
+    from stance.annotation.corpus import extract
 
     records = []
     for statement in extract(tiny_seeds):

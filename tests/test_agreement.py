@@ -1,6 +1,6 @@
 import pytest
 
-from stance.agreement import agreement
+from stance.annotation.agreement import agreement
 
 
 def passes(first, second):

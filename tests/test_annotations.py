@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from stance.annotations import RECORD_FIELDS, adjudicate, import_sheet, read_records, validate_file
+from stance.annotation.passes import RECORD_FIELDS, adjudicate, import_sheet, read_records, validate_file
 from stance.errors import StanceError
 from tests_helpers import corrupt_copy
 
@@ -111,7 +111,7 @@ def test_adjudicate_refuses_undecided_and_needless_decisions(tiny_gold, tmp_path
 
 
 def test_datasheet_figures_are_up_to_date(root):
-    from stance.report import render_datasheet
+    from stance.annotation.datasheet import render_datasheet
 
     readme = (root / "annotations/README.md").read_text(encoding="utf-8")
     a = root / "annotations"

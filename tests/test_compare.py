@@ -11,7 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import ROOT
 from stance.cli import main
-from stance.compare import NoRuns, compare_experiment, markdown
+from stance.compare import NoRuns, compare_experiment
+from stance.leaderboard import markdown
 from stance.engine import train
 from stance.errors import StanceError
 from stance.significance import mcnemar
@@ -86,7 +87,7 @@ def test_runs_on_different_statements_are_not_paired(make_cfg, tmp_path):
 
 def test_select_by_validation_keeps_each_models_best_run(make_cfg, tiny_tweeteval):
     base = ["data=tweeteval", f"data.path={tiny_tweeteval}", "eval=fixed", "report.select_by=val_accuracy_mean",
-            "report.metric=accuracy", "report.all_runs=true"]
+            "objective.metric=accuracy", "report.all_runs=true"]
     runs = {}
     for C in ("0.01", "100"):
         result = train(make_cfg(*base, "model=tfidf_logreg", f"model.estimator.C={C}"), overrides=[f"C={C}"])

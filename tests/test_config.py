@@ -53,7 +53,7 @@ def test_full_config_composes_with_the_schema(root):
 
     cfg = compose([f"paths.root={root}"])
     assert OmegaConf.get_type(cfg.model).__name__ == "ModelSchema"
-    assert cfg.model.name == "tfidf_logreg" and cfg.eval.splitter._target_ == "stance.data.GroupedKFold"
+    assert cfg.model.name == "tfidf_logreg" and cfg.eval.splitter._target_ == "stance.data.ArticleKFold"
     assert cfg.tracking.uri.startswith(("sqlite:///", "http")) or "MLFLOW_TRACKING_URI" in __import__("os").environ
 
 

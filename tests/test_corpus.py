@@ -2,7 +2,7 @@ import hashlib
 import json
 import re
 
-from stance.corpus import extract, extract_document, write_statements
+from stance.annotation.corpus import extract, extract_document, write_statements
 from stance.labels import LABELS
 
 

@@ -45,7 +45,7 @@ def test_same_config_gives_identical_metrics(make_cfg):
 
 def test_other_evaluations(make_cfg):
     result = train(make_cfg("model=majority", "eval=stratified_kfold", "eval.splitter.n_splits=3"))
-    assert len(result.folds) == 3 and result.tags["stance.eval"] == "StratifiedKFold"
+    assert len(result.folds) == 3 and result.tags["stance.eval"] == "StratifiedStatementKFold"
 
 
 def test_missing_config_value_fails_before_training(make_cfg):
@@ -117,7 +117,7 @@ def test_extra_training_corpus_is_added_to_every_fold_but_never_tested(make_cfg,
 
 
 def test_fixed_splits_report_validation_and_pooled_test_scores(make_cfg, tiny_tweeteval):
-    from stance.evaluation import fold_metrics
+    from stance.metrics import fold_metrics
 
     result = train(make_cfg("data=tweeteval", f"data.path={tiny_tweeteval}", "eval=fixed", "model=tfidf_logreg"))
     oof = result.predictions

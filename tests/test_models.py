@@ -9,8 +9,8 @@ import pytest
 from sklearn.base import clone
 
 from stance.models import (EmbeddingLogReg, MajorityClass, SetFitClassifier, StratifiedRandom, TfidfClassifier,
-                           TfidfEmbeddingClassifier, TransformerClassifier, load_estimator)
-from stance.models.pretrained import PACKAGED, packaged_model_path, resolve
+                           TfidfEmbeddingClassifier, FineTuneClassifier, load_estimator)
+from stance.models.encoders import PACKAGED, packaged_model_path, resolve
 
 FAST = [
     pytest.param(lambda: MajorityClass(), id="majority"),
@@ -24,7 +24,7 @@ SLOW = [
     pytest.param(lambda: TfidfEmbeddingClassifier(), id="tfidf_embed_svm", marks=pytest.mark.slow),
     pytest.param(lambda: SetFitClassifier(num_iterations=1, max_steps=2, batch_size=4), id="setfit",
                  marks=pytest.mark.slow),
-    pytest.param(lambda: TransformerClassifier(max_steps=2, batch_size=4), id="finetune", marks=pytest.mark.slow),
+    pytest.param(lambda: FineTuneClassifier(max_steps=2, batch_size=4), id="finetune", marks=pytest.mark.slow),
 ]
 
 
@@ -101,7 +101,7 @@ def test_packaged_encoder_resolves_offline_from_the_installed_package(monkeypatc
 @pytest.mark.slow
 def test_transformer_checks_its_label_map_on_load(xy, tmp_path):
     X, y = xy
-    estimator = TransformerClassifier(max_steps=1, batch_size=4).fit(X, y)
+    estimator = FineTuneClassifier(max_steps=1, batch_size=4).fit(X, y)
     estimator.save(tmp_path / "m")
     config_path = tmp_path / "m/hf/config.json"
     config = json.loads(config_path.read_text())
@@ -114,13 +114,13 @@ def test_transformer_checks_its_label_map_on_load(xy, tmp_path):
 @pytest.mark.slow
 def test_transformer_is_reproducible_on_cpu(xy):
     X, y = xy
-    first = TransformerClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
-    second = TransformerClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
+    first = FineTuneClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
+    second = FineTuneClassifier(max_steps=3, batch_size=4, seed=3).fit(X, y).predict_proba(X)
     assert np.array_equal(first, second)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [TransformerClassifier, SetFitClassifier, EmbeddingLogReg, TfidfEmbeddingClassifier])
+@pytest.mark.parametrize("make", [FineTuneClassifier, SetFitClassifier, EmbeddingLogReg, TfidfEmbeddingClassifier])
 def test_unavailable_pretrained_model_is_one_clear_error(make, xy, monkeypatch):
     from stance.errors import StanceError
 
@@ -156,7 +156,7 @@ def test_hybrid_features_hold_the_sentence_embedding(xy):
 
 @pytest.mark.slow
 def test_each_text_is_embedded_once_per_process():
-    from stance.models import pretrained
+    from stance.models import encoders as pretrained
 
     pretrained._VECTORS.clear()
     first = pretrained.embed(None, ["Troops must stay out.", "Send them.", "Troops must stay out."])

@@ -165,11 +165,11 @@ def test_over_long_statements_are_truncated_with_a_warning(tiny_corpus, tmp_path
 
     from stance.engine import as_xy
     from stance.data import load_corpus
-    from stance.models import TransformerClassifier
+    from stance.models import FineTuneClassifier
     from stance.tracking import Tracker
 
     X, y = as_xy(load_corpus(tiny_corpus)["train"])
-    estimator = TransformerClassifier(max_steps=1, batch_size=4, max_length=16).fit(X, y)
+    estimator = FineTuneClassifier(max_steps=1, batch_size=4, max_length=16).fit(X, y)
     tracker = Tracker(f"sqlite:///{tmp_path}/t.db", "truncation", str(tmp_path / "a"))
     with tracker.run("long"):
         uri = tracker.log_model(estimator, X.head(2))

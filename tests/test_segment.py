@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stance.segment import segment
+from stance.annotation.segment import segment
 
 
 def texts(document: str) -> list[str]:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stance.evaluation import fold_metrics
+from stance.metrics import fold_metrics
 from stance.significance import (approximate_randomisation, holm, mcnemar, paired_bootstrap_ci,
                                  score_difference)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stance.data import FixedSplits, GroupedKFold, StratifiedKFold, load_corpus
+from stance.data import FixedSplits, ArticleKFold, StratifiedStatementKFold, load_corpus
 from stance.data.dedup import containment, near_duplicate_pairs, shingles
 from stance.errors import StanceError
 
@@ -21,7 +21,7 @@ def test_containment_finds_a_quote_inside_a_longer_sentence():
 def test_grouped_kfold_on_the_seed_corpus_keeps_groups_and_near_duplicates_apart(seed_corpus):
     data = seed_corpus["train"]
     texts, groups = data["text"], data["group"]
-    folds = GroupedKFold().indices(groups, texts, data["label"])
+    folds = ArticleKFold().indices(groups, texts, data["label"])
     tested = np.concatenate([te for _, _, te in folds])
     assert sorted(tested.tolist()) == list(range(len(data)))  # every statement tested once
     dup_pairs = [(i, j) for i, j, _ in near_duplicate_pairs(texts)]
@@ -40,23 +40,23 @@ def test_grouped_kfold_on_the_seed_corpus_keeps_groups_and_near_duplicates_apart
 def test_grouped_kfold_with_fewer_splits_is_seeded(seed_corpus):
     data = seed_corpus["train"]
     run = lambda seed: [te.tolist() for _, _, te in
-                        GroupedKFold(n_splits=2, seed=seed).indices(data["group"], data["text"], data["label"])]
+                        ArticleKFold(n_splits=2, seed=seed).indices(data["group"], data["text"], data["label"])]
     assert run(0) == run(0)
     assert len(run(0)) == 2
-    folds = GroupedKFold(n_splits=2).split(seed_corpus)
+    folds = ArticleKFold(n_splits=2).split(seed_corpus)
     for fold in folds:
         assert not set(fold.train["group"]) & set(fold.test["group"])
 
 
 def test_grouped_kfold_needs_two_groups():
     with pytest.raises(StanceError, match="at least 2 groups"):
-        GroupedKFold().indices(["a", "a"], ["x y z", "u v w"], [0, 1])
+        ArticleKFold().indices(["a", "a"], ["x y z", "u v w"], [0, 1])
 
 
 def test_stratified_kfold_is_stratified_and_reproducible(seed_corpus):
     labels = np.asarray(seed_corpus["train"]["label"])
-    folds = StratifiedKFold(n_splits=5, seed=3).indices(labels)
-    again = StratifiedKFold(n_splits=5, seed=3).indices(labels)
+    folds = StratifiedStatementKFold(n_splits=5, seed=3).indices(labels)
+    again = StratifiedStatementKFold(n_splits=5, seed=3).indices(labels)
     assert all((a[1] == b[1]).all() for a, b in zip(folds, again))
     overall = np.bincount(labels, minlength=3) / len(labels)
     for _, test in folds:
@@ -67,7 +67,7 @@ def test_stratified_kfold_is_stratified_and_reproducible(seed_corpus):
 
 def test_stratified_kfold_refuses_too_few_of_a_label():
     with pytest.raises(StanceError, match="the rarest has 1"):
-        StratifiedKFold(n_splits=2).indices([0, 0, 0, 1])
+        StratifiedStatementKFold(n_splits=2).indices([0, 0, 0, 1])
 
 
 def test_fixed_splits(tiny_tweeteval, seed_corpus):

@@ -1,13 +1,13 @@
 """Corpora and evaluation splits."""
 
 from stance.data.loaders import load_annotations, load_corpus, load_table, load_tweeteval
-from stance.data.splits import Fold, FixedSplits, GroupedKFold, StratifiedKFold, subsample
+from stance.data.splits import Fold, FixedSplits, ArticleKFold, StratifiedStatementKFold, subsample
 
 __all__ = [
     "Fold",
     "FixedSplits",
-    "GroupedKFold",
-    "StratifiedKFold",
+    "ArticleKFold",
+    "StratifiedStatementKFold",
     "load_annotations",
     "load_corpus",
     "load_table",

@@ -6,7 +6,7 @@ and ``holder`` (empty where a corpus does not record it).
 
 Three formats are read:
 
-* ``annotations``: the project's JSONL records (see :mod:`stance.annotations`);
+* ``annotations``: the project's JSONL records (see :mod:`stance.annotation.passes`);
 * ``table``: any CSV or JSONL file with a text and a label column (label names mapped onto
   support/oppose/neutral through ``label_map``);
 * ``tweeteval``: the TweetEval stance folder layout (``<target>/{split}_text.txt`` and
@@ -66,7 +66,7 @@ def _dataset_dict(splits: Mapping[str, list[dict[str, Any]]]):
 
 def load_annotations(path: str | Path):
     """The project's annotation records (``annotations/gold.jsonl``) as a single ``train`` split."""
-    from stance.annotations import read_records
+    from stance.annotation.passes import read_records
 
     rows = [
         {"id": r["id"], "text": r["text"], "target": r["target"], "label": r["label"],

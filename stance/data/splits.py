@@ -50,7 +50,7 @@ class FixedSplits:
         return [Fold(self.test, dataset_dict[self.train], dataset_dict[self.test], validation)]
 
 
-class StratifiedKFold:
+class StratifiedStatementKFold:
     """Stratified k-fold over the pooled corpus (scikit-learn's, shuffled with ``seed``)."""
 
     def __init__(self, n_splits: int = 5, seed: int = 0):
@@ -79,7 +79,7 @@ class StratifiedKFold:
         ]
 
 
-class GroupedKFold:
+class ArticleKFold:
     """Grouped k-fold by source document, with near-duplicates kept in the same fold.
 
     Documents that share a near-duplicate statement (the same quote printed in two

@@ -5,11 +5,11 @@ Heavy libraries (torch, transformers, setfit) are imported only when a model is 
 
 from stance.models.base import StanceClassifier, load_estimator
 from stance.models.baselines import MajorityClass, StratifiedRandom
-from stance.models.embedding import EmbeddingLogReg
-from stance.models.fewshot import SetFitClassifier
-from stance.models.hybrid import TfidfEmbeddingClassifier
-from stance.models.sparse import TfidfClassifier
-from stance.models.transformer import TransformerClassifier
+from stance.models.embed import EmbeddingLogReg
+from stance.models.setfit import SetFitClassifier
+from stance.models.tfidf_embed import TfidfEmbeddingClassifier
+from stance.models.tfidf import TfidfClassifier
+from stance.models.finetune import FineTuneClassifier
 
 __all__ = [
     "EmbeddingLogReg",
@@ -19,6 +19,6 @@ __all__ = [
     "StratifiedRandom",
     "TfidfClassifier",
     "TfidfEmbeddingClassifier",
-    "TransformerClassifier",
+    "FineTuneClassifier",
     "load_estimator",
 ]

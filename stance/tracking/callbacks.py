@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from hydra.experimental.callback import Callback
 
 from stance.errors import StanceError
-from stance.tracking import Tracker, run_rows
+from stance.objective import Objective
+from stance.tracking.tracker import Tracker, run_rows
 
 
 class SweepParentRun(Callback):
@@ -29,7 +30,7 @@ class SweepParentRun(Callback):
         self.run_id: str | None = None
 
     def on_multirun_start(self, config, **kwargs: Any) -> None:
-        from stance.train import PARENT_RUN_FILE
+        from stance.runtime import PARENT_RUN_FILE
 
         tracker = Tracker.from_config(config)
         overrides = " ".join(config.hydra.overrides.task)
@@ -45,8 +46,8 @@ class SweepParentRun(Callback):
         (sweep_dir / PARENT_RUN_FILE).write_text(self.run_id)
 
     def on_multirun_end(self, config, **kwargs: Any) -> None:
-        from stance.compare import compare_experiment, print_table
-        from stance.report import print_leaderboard
+        from stance.compare import compare_experiment
+        from stance.leaderboard import print_status, print_table
 
         if self.run_id is None:
             return
@@ -59,13 +60,14 @@ class SweepParentRun(Callback):
         try:  # the leaderboard with each run tested against the best
             print_table(compare_experiment(config, sweep=self.run_id), title=title)
         except StanceError:  # no finished run to compare: the plain table shows what happened
-            print_leaderboard(run_rows(children), title=title)
+            print_status(run_rows(children), title=title, objective=Objective.from_config(config))
         registry = config.get("registry")
         if ok and registry is not None and registry.register_best:
             from stance.tracking.registry import best_run, register
 
-            best = best_run(tracker.uri, tracker.experiment, registry.metric, parent_run_id=self.run_id)
-            print(f"\nRegistered the best run by {registry.metric} as "
+            objective = Objective.from_config(config)
+            best = best_run(tracker.uri, tracker.experiment, objective, parent_run_id=self.run_id)
+            print(f"\nRegistered the best run by {objective.key} as "
                   f"{register(tracker.uri, best.info.run_id, registry.name, registry.alias)}")
         print(f"\nOpen the runs: mlflow ui --backend-store-uri {tracker.uri}")
 

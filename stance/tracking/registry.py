@@ -10,14 +10,10 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL
 from stance.errors import StanceError
-from stance.tracking import TAG_MODEL_URI, TAG_ROLE, resolve_uri
-
-DEFAULT_NAME = "stance-foreign-troops"
-DEFAULT_ALIAS = "champion"
-#: Headline metric names mean their cross-validated mean: a run's plain ``macro_f1`` holds only
-#: the last fold's value (per-fold values are logged as steps).
-MEAN_OF = {"macro_f1": "macro_f1_mean", "f_avg": "f_avg_mean", "accuracy": "accuracy_mean"}
+from stance.objective import Objective
+from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, resolve_uri
 
 
 @dataclass(frozen=True)
@@ -38,12 +34,14 @@ def _client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
-def best_run(tracking_uri: str, experiment: str, metric: str = "macro_f1_mean", parent_run_id: str | None = None):
-    """The FINISHED run with the highest ``metric`` (optionally among one sweep's runs).
+def best_run(tracking_uri: str, experiment: str, objective: Objective | str = Objective(),
+             parent_run_id: str | None = None):
+    """The FINISHED run that scores best by ``objective`` (optionally among one sweep's runs).
 
-    ``macro_f1``, ``f_avg`` and ``accuracy`` mean the mean over folds (see :data:`MEAN_OF`).
+    A metric name alone (``macro_f1``, ``f_avg``, ``accuracy``) is maximised, as its mean over folds.
     """
-    metric = MEAN_OF.get(metric, metric)
+    objective = objective if isinstance(objective, Objective) else Objective(objective)
+    metric = objective.key
     client = _client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -55,10 +53,10 @@ def best_run(tracking_uri: str, experiment: str, metric: str = "macro_f1_mean", 
             if r.data.tags.get(TAG_ROLE) not in ("sweep", "comparison") and metric in r.data.metrics]
     if not runs:
         raise StanceError(f"no finished run with metric '{metric}' in experiment '{experiment}'")
-    return max(runs, key=lambda r: r.data.metrics[metric])
+    return objective.best(runs, lambda r: r.data.metrics)
 
 
-def register(tracking_uri: str, run_id: str, name: str = DEFAULT_NAME, alias: str = DEFAULT_ALIAS) -> Registered:
+def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS) -> Registered:
     """Register the model logged by ``run_id`` as a new version of ``name`` and point ``alias`` at it."""
     client = _client(tracking_uri)
     try:

@@ -49,7 +49,7 @@ class SetFitClassifier(StanceClassifier):
         from setfit import SetFitModel, Trainer, TrainingArguments
         from transformers import ProgressCallback, set_seed
 
-        from stance.models.pretrained import load, torch_threads
+        from stance.models.encoders import load, torch_threads
 
         torch_threads()
         self._remember_targets(X)

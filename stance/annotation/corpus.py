@@ -10,7 +10,7 @@ from typing import Any
 from stance.errors import StanceError
 from stance.io import atomic_write_text, dumps_jsonl, read_text
 from stance.labels import FOREIGN_TROOPS_TARGET, LABELS
-from stance.segment import segment
+from stance.annotation.segment import segment
 
 #: Fields of an extracted (not yet labelled) statement, in file order.
 STATEMENT_FIELDS = ("id", "document", "start", "end", "text", "target")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from stance.models.sparse import TfidfClassifier
+from stance.models.tfidf import TfidfClassifier
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -24,7 +24,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> np.ndarray:
-        from stance.models.pretrained import embed
+        from stance.models.encoders import embed
 
         return embed(self.pretrained, [str(x) for x in X], self.batch_size) * self.weight
 
@@ -56,11 +56,11 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
         return [*super()._feature_parts(), ("embedding", embedder, "text")]
 
     def input_limit(self) -> int:
-        from stance.models.pretrained import encoder_input_limit
+        from stance.models.encoders import encoder_input_limit
 
         return encoder_input_limit(self.pretrained)
 
     def _token_counts(self, texts, targets):
-        from stance.models.pretrained import encoder_token_counts
+        from stance.models.encoders import encoder_token_counts
 
         return encoder_token_counts(self.pretrained, texts)

@@ -27,7 +27,7 @@ class EmbeddingLogReg(StanceClassifier):
         self.seed = seed
 
     def _embed(self, X) -> np.ndarray:
-        from stance.models.pretrained import embed
+        from stance.models.encoders import embed
 
         texts, targets = self._inputs(X)
         vectors = embed(self.pretrained, texts, self.batch_size)
@@ -51,11 +51,11 @@ class EmbeddingLogReg(StanceClassifier):
         return full
 
     def input_limit(self) -> int:
-        from stance.models.pretrained import encoder_input_limit
+        from stance.models.encoders import encoder_input_limit
 
         return encoder_input_limit(self.pretrained)
 
     def _token_counts(self, texts, targets):
-        from stance.models.pretrained import encoder_token_counts
+        from stance.models.encoders import encoder_token_counts
 
         return encoder_token_counts(self.pretrained, texts)

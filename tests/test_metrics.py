@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from stance.evaluation import bootstrap_fold_means, fold_metrics, scores_from_confusion, summarise
+from stance.metrics import bootstrap_fold_means, fold_metrics, scores_from_confusion, summarise
 
 GOLD = ["support", "support", "oppose", "oppose", "neutral", "neutral"]
 PRED = ["support", "oppose", "oppose", "oppose", "neutral", "support"]

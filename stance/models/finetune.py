@@ -12,7 +12,7 @@ from stance.models.base import StanceClassifier
 WEIGHTS_DIR = "hf"
 
 
-class TransformerClassifier(StanceClassifier):
+class FineTuneClassifier(StanceClassifier):
     """Fine-tunes a pretrained encoder with a classification head (default: the packaged MiniLM).
 
     With ``use_target`` the input is the pair (statement, target), encoded the way the
@@ -49,7 +49,7 @@ class TransformerClassifier(StanceClassifier):
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   PrinterCallback, Trainer, TrainingArguments, set_seed)
 
-        from stance.models.pretrained import load, torch_threads
+        from stance.models.encoders import load, torch_threads
 
         torch_threads()
         texts, targets = self._remember_targets(X)

@@ -1,0 +1,177 @@
+"""Leaderboards: a :class:`~stance.compare.Comparison` as a terminal table, a Markdown page
+and figures (``experiments/NAME/leaderboard.md``, ``scores.png``, ``learning_curve.png``);
+and the plain status table of a sweep whose runs cannot be compared."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from stance.compare import Comparison, common_overrides, label_of
+from stance.objective import Objective
+from stance.tables import markdown_table, print_rich, rich_table
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of the leaderboard (shared by the terminal and Markdown)."""
+    metric = comparison.metric
+    header = ["model", f"{metric} (95% CI)"]
+    others = [m for m in ("macro_f1", "f_avg", "accuracy") if m != metric]
+    header += others
+    if comparison.has_validation:
+        header.append(f"val {metric}")
+    if comparison.has_curve:
+        header.append("train n")
+    header += ["fit s", "Δ to best (95% CI)", "p rand.", "p Holm", "McNemar b/c", "p McNemar"]
+    rows = []
+    for entry in comparison.entries:
+        m, t = entry.metrics, entry.tests
+        cells = [entry.label, f"{_num(m.get(f'{metric}_mean'))} [{_num(m.get(f'{metric}_ci_low'))}, "
+                              f"{_num(m.get(f'{metric}_ci_high'))}]"]
+        cells += [_num(m.get(f"{o}_mean")) for o in others]
+        if comparison.has_validation:
+            cells.append(_num(m.get(f"val_{metric}_mean")))
+        if comparison.has_curve:
+            cells.append(_num(m.get("n_train_mean"), 0))
+        cells.append(_num(m.get("fit_seconds_mean"), 1))
+        if entry is comparison.best:
+            cells += ["best", "", "", "", ""]
+        elif "difference" in t:
+            cells += [f"{t['difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", _p(t["p_randomisation"]),
+                      _p(t.get("p_holm")), f"{t['mcnemar_best_only']}/{t['mcnemar_other_only']}", _p(t["p_mcnemar"])]
+        else:
+            cells += [t.get("note", "-"), "-", "-", "-", "-"]
+        rows.append(cells)
+    return header, rows
+
+
+def markdown(comparison: Comparison, heading: str = "") -> str:
+    """The leaderboard as Markdown, with a legend that says how to read it."""
+    header, rows = table_rows(comparison)
+    n = len(comparison.entries)
+    lines = [heading, ""] if heading else []
+    lines += [markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1)), ""]
+    lines.append(
+        f"{n} finished runs of MLflow experiment `{comparison.experiment}`"
+        + (f" (sweep `{comparison.sweep}`)" if comparison.sweep else "")
+        + f", ranked by the mean {comparison.metric} over folds; 95% CIs bootstrap the statements within folds. "
+        "Each run is tested against the best on the same statements: Δ is the best's score minus the run's "
+        "(paired bootstrap CI), p rand. is a two-sided approximate randomisation test of that difference, "
+        "p Holm adjusts it for the number of runs tested, and McNemar b/c counts statements only the best / "
+        "only the run gets right (exact test).")
+    if comparison.failed:
+        lines += ["", "Runs without results: " + ", ".join(f"{e.label} ({e.status})" for e in comparison.failed)]
+    if comparison.select_by:
+        lines += ["", f"Each model's row is its run with the highest `{comparison.select_by}`, chosen among all of "
+                      f"that model's runs ({len(comparison.candidates)} candidate runs in all, listed in "
+                      "`candidates.md`); the test split played no part in the choice."]
+    if comparison.published:
+        metric = comparison.metric
+        key = f"{metric}_mean"
+        side = [(v, k, "published", "") for k, v in comparison.published.items()]
+        side += [(100 * e.metrics[key], e.label, "stance (this table)",
+                  f"[{100 * e.metrics[f'{metric}_ci_low']:.1f}, {100 * e.metrics[f'{metric}_ci_high']:.1f}]")
+                 for e in comparison.entries]
+        lines += ["", f"Beside published results ({metric} × 100 on the same test set):", "",
+                  markdown_table(["model", f"{metric} × 100", "95% CI", "source"],
+                                 [[name, f"{score:.1f}", ci, source] for score, name, source, ci in
+                                  sorted(side, key=lambda row: -row[0])], ["---", "---:", "---:", "---"])]
+    return "\n".join(lines) + "\n"
+
+
+def candidates_markdown(comparison: Comparison, heading: str = "") -> str:
+    """Every run model selection chose from, best on validation first, with its test score."""
+    metric, chosen = comparison.metric, {e.run_id for e in comparison.entries}
+    rows = [[e.label, _num(e.metrics.get(comparison.select_by)), _num(e.metrics.get(f"{metric}_mean")),
+             "selected" if e.run_id in chosen else ""] for e in comparison.candidates]
+    table = markdown_table(["run", comparison.select_by, f"test {metric}", ""], rows, ["---", "---:", "---:", "---"])
+    return "\n".join([heading, "", table, ""] if heading else [table, ""])
+
+
+def print_table(comparison: Comparison, title: str = "") -> None:
+    """The leaderboard in the terminal."""
+    print_rich(rich_table(*table_rows(comparison), title=title))
+
+
+def curve_lines(comparison: Comparison) -> dict[str, list[tuple[float, float, float, float]]]:
+    metric = comparison.metric
+    lines: dict[str, list[tuple[float, float, float, float]]] = {}
+    for e in comparison.entries:
+        m = e.metrics
+        if "n_train_mean" in m:
+            lines.setdefault(e.variant, []).append(
+                (m["n_train_mean"], m[f"{metric}_mean"], m[f"{metric}_ci_low"], m[f"{metric}_ci_high"]))
+    return lines
+
+
+def write_outputs(comparison: Comparison, out_dir: str | Path, heading: str = "") -> list[Path]:
+    """``leaderboard.md``, ``scores.png`` and (for a learning curve) ``learning_curve.png``, atomically."""
+    from stance.io import atomic_write_text
+    from stance.plots import curve_figure, scores_figure
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metric = comparison.metric
+    written = [out / "leaderboard.md"]
+    atomic_write_text(written[0], markdown(comparison, heading))
+    if comparison.candidates:
+        written.append(out / "candidates.md")
+        atomic_write_text(written[-1], candidates_markdown(comparison, f"# {comparison.experiment}: candidate runs"))
+    m = [e.metrics for e in comparison.entries]
+    figures = {"scores.png": scores_figure([e.label for e in comparison.entries], [x[f"{metric}_mean"] for x in m],
+                                           [x[f"{metric}_ci_low"] for x in m], [x[f"{metric}_ci_high"] for x in m],
+                                           metric, title=comparison.experiment)}
+    if comparison.has_curve:
+        figures["learning_curve.png"] = curve_figure(curve_lines(comparison), metric, title=comparison.experiment)
+    for name, figure in figures.items():
+        scratch = out / f".{name}.tmp.png"
+        figure.savefig(scratch)
+        scratch.replace(out / name)
+        written.append(out / name)
+    return written
+
+
+
+
+def status_rows(rows: list[dict[str, Any]], objective: Objective = Objective()) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of a sweep's plain table (no tests), best first; runs without the
+    objective's metric (failed) last. Shown when the runs cannot be compared."""
+
+    def cell(metrics: dict[str, float], name: str, digits: int = 3) -> str:
+        value = metrics.get(name)
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    key, metric = objective.key, objective.base
+    common = common_overrides(rows)
+    ordered = sorted(rows, key=lambda r: (0, objective.rank_key(r["metrics"])) if key in r["metrics"] else (1, 0.0))
+    others = [m for m in ("macro_f1", "f_avg", "accuracy") if m != metric]
+    header = ["model", "eval", f"{metric} (95% CI)", *others, "fit s", "status"]
+    table = []
+    for row in ordered:
+        m = row["metrics"]
+        score = cell(m, key)
+        if f"{metric}_ci_low" in m:
+            score += f" [{m[f'{metric}_ci_low']:.3f}, {m[f'{metric}_ci_high']:.3f}]"
+        table.append([label_of(row["model"], row.get("overrides", "").split(), common), row["eval"], score,
+                      *(cell(m, f"{o}_mean") for o in others), cell(m, "fit_seconds_mean", 1), row["status"]])
+    return header, table
+
+
+def print_status(rows: list[dict[str, Any]], title: str = "", objective: Objective = Objective()) -> None:
+    """A sweep's runs in the terminal, when they cannot be compared (e.g. none finished)."""
+    header, cells = status_rows(rows, objective)
+    print_rich(rich_table(header, cells, title=title, justify=["left", "left", *["right"] * (len(header) - 3), "left"]),
+               width=132)
+
+

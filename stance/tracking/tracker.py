@@ -1,0 +1,294 @@
+"""The connection to an MLflow store: :class:`Tracker`, the tags and artifact names runs share,
+and the one-line error for a store that cannot be used.
+
+:class:`Tracker` owns the connection to a store (an embedded sqlite file by default, or a
+server) and one experiment; :meth:`Tracker.run` opens a run that ends FINISHED, or FAILED
+with the error logged, or KILLED on an interrupt. Runs never inherit a stale
+``MLFLOW_RUN_ID`` from the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+from stance.errors import StanceError
+
+log = logging.getLogger(__name__)
+
+#: Longest param value logged (MLflow limits value length; the full config is an artifact).
+MAX_PARAM_LENGTH = 500
+TAG_SWEEP = "stance.sweep"
+TAG_MODEL = "stance.model"
+TAG_FAMILY = "stance.family"
+TAG_ROLE = "stance.role"
+TAG_MODEL_URI = "stance.model_uri"
+TAG_OVERRIDES = "stance.overrides"
+OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
+
+
+def resolve_uri(uri: str) -> str:
+    """Make a relative ``sqlite:///path`` absolute, so the store does not move with the cwd."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Dotted keys and capped string values, as MLflow params."""
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            text = str(value)
+            flat[name] = text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."
+    return flat
+
+
+def git_commit(cwd: str | Path = ".") -> str:
+    """The checked-out commit (with ``-dirty`` for uncommitted changes), or ``unknown``."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def fingerprint(rows: Any) -> str:
+    """A short hash of a corpus's (id, text, target, label) rows, order-independent."""
+    digest = hashlib.sha256()
+    for row in sorted(rows):
+        digest.update("\x1f".join(map(str, row)).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:16]
+
+
+#: Seconds the first request to a tracking server may take before it counts as unreachable.
+CONNECT_TIMEOUT = 10
+
+
+@contextlib.contextmanager
+def fail_fast() -> Iterator[None]:
+    """MLflow's HTTP settings for one probing request: no retries, a short timeout (each
+    only where the user has not set it). They are MLflow's own environment settings, read
+    at every request, and are put back afterwards."""
+    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
+
+    chosen = [(v, value) for v, value in ((MLFLOW_HTTP_REQUEST_MAX_RETRIES, 0),
+                                          (MLFLOW_HTTP_REQUEST_TIMEOUT, CONNECT_TIMEOUT)) if not v.defined]
+    for variable, value in chosen:
+        variable.set(value)
+    try:
+        yield
+    finally:
+        for variable, _ in chosen:
+            variable.unset()
+
+
+def store_error(uri: str, exc: Exception) -> str:
+    """One line saying why the store at ``uri`` cannot be used."""
+    text = str(exc)
+    if uri.startswith(("http://", "https://")) and ("Max retries exceeded" in text or "timed out" in text.lower()):
+        reason = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+        why = reason.group(1).strip() if reason else "no answer"
+        return (f"cannot reach the MLflow tracking server at {uri} ({why}); start it, or point "
+                "tracking.uri or MLFLOW_TRACKING_URI at a running one")
+    return f"cannot use the MLflow store at {uri}: {text.strip().splitlines()[0] if text.strip() else type(exc).__name__}"
+
+
+def run_rows(runs) -> list[dict[str, Any]]:
+    """Plain dicts (run id, status, model, eval, metrics) from MLflow runs, for reports."""
+    return [
+        {"run_id": run.info.run_id, "status": run.info.status, "name": run.info.run_name,
+         "model": run.data.tags.get(TAG_MODEL, run.info.run_name), "eval": run.data.tags.get("stance.eval", ""),
+         "family": run.data.tags.get(TAG_FAMILY, ""), "overrides": run.data.tags.get(TAG_OVERRIDES, ""),
+         "metrics": dict(run.data.metrics),
+         "params": dict(run.data.params)}
+        for run in runs
+    ]
+
+
+class Tracker:
+    """One MLflow store and experiment."""
+
+    def __init__(self, uri: str, experiment: str, artifact_root: str | None = None):
+        self.uri = resolve_uri(uri)
+        self.experiment = experiment
+        self.artifact_root = artifact_root
+
+    @classmethod
+    def from_config(cls, cfg) -> "Tracker":
+        return cls(cfg.tracking.uri, cfg.experiment_name, cfg.tracking.get("artifact_root"))
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.uri)
+
+    def connect(self) -> str:
+        """Point MLflow at the store and make sure the experiment exists; returns its id.
+
+        An unreachable server is one clear error here, before any training starts, and at
+        once: this first request is not retried (unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
+        is set) and waits at most ``CONNECT_TIMEOUT`` seconds (or ``MLFLOW_HTTP_REQUEST_TIMEOUT``).
+        Later requests keep MLflow's retries with backoff, which ride out a server restart.
+        """
+        mlflow.set_tracking_uri(self.uri)
+        try:
+            with fail_fast():
+                experiment = self.client.get_experiment_by_name(self.experiment)
+            if experiment is not None:
+                return experiment.experiment_id
+            location = None
+            if self.artifact_root and not self.uri.startswith(("http://", "https://")):
+                location = Path(self.artifact_root).resolve().as_uri()
+            return self.client.create_experiment(self.experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException as exc:
+            raise StanceError(store_error(self.uri, exc)) from None
+
+    @contextlib.contextmanager
+    def run(self, name: str, tags: Mapping[str, str] | None = None, parent_run_id: str | None = None) -> Iterator[Any]:
+        """An MLflow run that records how it ended: FINISHED, FAILED (error logged) or KILLED."""
+        stale = os.environ.pop("MLFLOW_RUN_ID", None)
+        if stale:
+            log.warning("ignoring MLFLOW_RUN_ID=%s from the environment", stale)
+        experiment_id = self.connect()
+        while mlflow.active_run() is not None:  # a run left open by a caller must not adopt ours
+            mlflow.end_run()
+        run = mlflow.start_run(experiment_id=experiment_id, run_name=name, parent_run_id=parent_run_id,
+                               tags=dict(tags or {}))
+        try:
+            yield run
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.interrupts)
+            mlflow.set_tag("stance.error", str(exc) or "interrupted")
+            mlflow.end_run(status="KILLED")
+            raise
+        except BaseException as exc:
+            mlflow.set_tag("stance.error", f"{type(exc).__name__}: {exc}"[:MAX_PARAM_LENGTH])
+            with contextlib.suppress(Exception):
+                mlflow.log_text(f"{type(exc).__name__}: {exc}\n", "error.txt")
+            mlflow.end_run(status="KILLED" if isinstance(exc, SystemExit) else "FAILED")
+            raise
+        else:
+            mlflow.end_run(status="FINISHED")
+
+    # ------------------------------------------------------------------ logging inside a run
+    @staticmethod
+    def log_config(config: Mapping[str, Any], yaml_text: str) -> None:
+        mlflow.log_params(flatten(config))
+        mlflow.log_text(yaml_text, "config.yaml")
+
+    @staticmethod
+    def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()}, step=step)
+
+    @staticmethod
+    def log_text(text: str, name: str) -> None:
+        mlflow.log_text(text, name)
+
+    @staticmethod
+    def log_figure(figure, name: str) -> None:
+        mlflow.log_figure(figure, name)
+
+    @staticmethod
+    def log_frame(frame, name: str) -> None:
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / name
+            frame.to_csv(path, index=False)
+            mlflow.log_artifact(str(path))
+
+    @staticmethod
+    def log_model(estimator, input_example) -> str:
+        """Log a fitted classifier as an MLflow pyfunc model; returns its ``runs:/`` URI."""
+        from stance.tracking.pyfunc import log_pyfunc
+
+        uri = log_pyfunc(estimator, input_example)
+        mlflow.set_tag(TAG_MODEL_URI, uri)
+        return uri
+
+    # ------------------------------------------------------------------ reading back
+    def child_runs(self, parent_run_id: str) -> list[Any]:
+        experiment = self.client.get_experiment_by_name(self.experiment)
+        if experiment is None:
+            return []
+        return self.client.search_runs([experiment.experiment_id],
+                                       filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                                       max_results=10000)
+
+    def runs(self, filter_string: str = "") -> list[Any]:
+        experiment = self.client.get_experiment_by_name(self.experiment)
+        if experiment is None:
+            raise StanceError(f"no experiment '{self.experiment}' in {self.uri}")
+        return self.client.search_runs([experiment.experiment_id], filter_string=filter_string, max_results=10000)
+
+    def latest_sweep(self) -> str | None:
+        """The most recent sweep parent run of the experiment, or None."""
+        sweeps = self.runs(f"tags.{TAG_ROLE} = 'sweep'")
+        return max(sweeps, key=lambda r: r.info.start_time).info.run_id if sweeps else None
+
+    def result_runs(self, sweep: str | None = None) -> list[Any]:
+        """Training runs: one sweep's, or every run that is not a sweep or a comparison."""
+        if sweep:
+            return self.child_runs(sweep)
+        return [r for r in self.runs() if r.data.tags.get(TAG_ROLE) not in ("sweep", "comparison")]
+
+    def load_frame(self, run_id: str, name: str):
+        """A CSV artifact of a run as a DataFrame (a clear error if the run has none)."""
+        import pandas as pd
+
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=name, dst_path=scratch,
+                                                           tracking_uri=self.uri)
+            except (mlflow.exceptions.MlflowException, OSError) as exc:
+                raise StanceError(f"run {run_id} has no artifact '{name}': {str(exc).splitlines()[0][:200]}") from None
+            return pd.read_csv(path, keep_default_na=False)
+
+    def log_comparison(self, name: str, files: list[Path], params: Mapping[str, str],
+                       metrics: Mapping[str, float]) -> str:
+        """A run (role ``comparison``) holding a comparison's table and figures; returns its id."""
+        experiment_id = self.connect()
+        client = self.client
+        run = client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "comparison"})
+        run_id = run.info.run_id
+        for key, value in params.items():
+            client.log_param(run_id, key, str(value)[:MAX_PARAM_LENGTH])
+        for key, value in metrics.items():
+            client.log_metric(run_id, key, float(value))
+        for path in files:
+            client.log_artifact(run_id, str(path))
+        client.set_terminated(run_id, status="FINISHED")
+        return run_id
+
+    def start_parent(self, name: str, tags: Mapping[str, str]) -> str:
+        """Create a parent run for a sweep (left RUNNING until :meth:`end_parent`)."""
+        experiment_id = self.connect()
+        run = self.client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "sweep", **tags})
+        return run.info.run_id
+
+    def end_parent(self, run_id: str, status: str) -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def end_sweep(self, run_id: str, status: str) -> None:
+        """End a sweep that stopped early: job runs still RUNNING as KILLED, then the parent."""
+        for child in self.child_runs(run_id):
+            if child.info.status == "RUNNING":
+                self.client.set_tag(child.info.run_id, "stance.error", "its sweep stopped before it ended")
+                self.client.set_terminated(child.info.run_id, status="KILLED")
+        self.end_parent(run_id, status)

@@ -1,0 +1,90 @@
+"""The package's structure: no import cycles, MLflow only in ``stance.tracking``, one home for
+the headline objective and the registered model's name."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "stance"
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Every stance module a file imports, at the top or inside a function (a lazy import is still an edge)."""
+    edges = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            edges.update(a.name for a in node.names if a.name in modules)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module in modules:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                edges.add(sub if sub in modules else node.module)
+    return edges
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(path, modules) - {name} for name, path in modules.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as a list of modules, or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    assert "stance.engine" in graph and graph["stance.engine"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_table_formatting_is_a_leaf():
+    assert import_graph()["stance.tables"] <= {"stance.errors"}
+
+
+@pytest.mark.parametrize("name", sorted(_modules()))
+def test_only_tracking_imports_mlflow(name):
+    path = _modules()[name]
+    uses = any(isinstance(n, (ast.Import, ast.ImportFrom)) and any(
+        (getattr(n, "module", None) or a.name).split(".")[0] == "mlflow" for a in n.names)
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+    assert not uses or name.startswith("stance.tracking"), f"{name} imports mlflow"
+
+
+def test_the_registered_name_and_alias_are_written_once():
+    code = {name: path.read_text(encoding="utf-8") for name, path in _modules().items()}
+    for literal in ('"stance-foreign-troops"', '"champion"'):
+        assert [name for name, text in code.items() if literal in text] == ["stance.config"], literal
