@@ -59,7 +59,7 @@ def main() -> None:
     from stance.data import load_corpus
     from stance.engine import as_xy
     from stance.labels import LABELS
-    from stance.models import TfidfClassifier, TransformerClassifier
+    from stance.models import TfidfClassifier, FineTuneClassifier
     from stance.predict import load, predict
     from stance.tracking import Tracker
     from stance.tracking.registry import register
@@ -70,7 +70,7 @@ def main() -> None:
     target = X["target"].iloc[0]
     tracker = Tracker(uri, "benchmark", str(store / "artifacts"))
     models = {}
-    for name, estimator in (("finetune", TransformerClassifier(seed=13)), ("tfidf_logreg", TfidfClassifier(C=10.0))):
+    for name, estimator in (("finetune", FineTuneClassifier(seed=13)), ("tfidf_logreg", TfidfClassifier(C=10.0))):
         _, fit_seconds = timed(estimator.fit, X, y)
         with tracker.run(name) as run:
             tracker.log_model(estimator, X.head(2))
