@@ -22,6 +22,8 @@ DEFAULT_PASS_A = "annotations/passes/annotator-a.jsonl"
 DEFAULT_PASS_B = "annotations/passes/annotator-b.jsonl"
 DEFAULT_DECISIONS = "annotations/adjudication.csv"
 DEFAULT_DATASHEET = "annotations/README.md"
+#: The statements the project wrote (origin: written): training only, never tested on.
+WRITTEN = "annotations/written"
 
 
 def _console():
@@ -120,11 +122,12 @@ def annotations_import(sheet: str, annotator: str, out: str, statements: str) ->
 def annotations_validate(files: tuple[str, ...], seeds_dir: str) -> None:
     """Check records: schema, unique ids, labels, spans against the seeds, duplicates.
 
-    With no FILES: the gold file and every pass in annotations/passes/.
+    With no FILES: the gold files and every pass, of the articles and of the written statements.
     """
     from stance.annotation.passes import validate_file
 
-    paths = list(files) or [DEFAULT_GOLD, *sorted(str(p) for p in Path("annotations/passes").glob("*.jsonl"))]
+    paths = list(files) or [DEFAULT_GOLD, *sorted(str(p) for p in Path("annotations/passes").glob("*.jsonl")),
+                            f"{WRITTEN}/gold.jsonl", *sorted(str(p) for p in Path(WRITTEN, "passes").glob("*.jsonl"))]
     problems = [p for path in paths for p in validate_file(path, seeds_dir)]
     for problem in problems:
         click.echo(str(problem))
@@ -164,11 +167,14 @@ def annotations_agreement(first: str, second: str) -> None:
 @click.option("--second", default=DEFAULT_PASS_B, show_default=True)
 @click.option("--decisions", default=DEFAULT_DECISIONS, show_default=True,
               help="Sheet of decisions: id, label, holder, note.")
+@click.option("--corrections", default=None, help="Sheet of later corrections (a label audit): id, label, holder, "
+              "note. [default: corrections.csv beside the decisions, if present]")
 @click.option("--out", default=DEFAULT_GOLD, show_default=True)
 @click.option("--list", "list_only", is_flag=True, help="Only list the disagreements to decide.")
 @user_errors
-def annotations_adjudicate(first: str, second: str, decisions: str, out: str, list_only: bool) -> None:
-    """Write the gold file: agreed labels, and each disagreement settled by a decision."""
+def annotations_adjudicate(first: str, second: str, decisions: str, corrections: str | None, out: str,
+                           list_only: bool) -> None:
+    """Write the gold file: agreed labels, each disagreement settled by a decision, then any corrections."""
     from stance.annotation.passes import adjudicate, disagreements, read_records, write_records
 
     a, b = read_records(first), read_records(second)
@@ -176,10 +182,49 @@ def annotations_adjudicate(first: str, second: str, decisions: str, out: str, li
         for ra, rb in disagreements(a, b):
             click.echo(f"{ra['id']}\t{ra['label']}\t{rb['label']}\t{ra['text']}")
         return
-    gold = adjudicate(a, b, decisions)
+    beside = Path(decisions).with_name("corrections.csv")
+    corrections = corrections or (str(beside) if beside.is_file() else None)
+    gold = adjudicate(a, b, decisions, corrections)
     changed = write_records(gold, out)
     settled = sum("adjudication" in r for r in gold)
-    click.echo(f"{len(gold)} gold records ({settled} adjudicated) -> {out} ({'written' if changed else 'unchanged'})")
+    fixed = sum("correction" in r for r in gold)
+    click.echo(f"{len(gold)} gold records ({settled} adjudicated, {fixed} corrected) -> {out} "
+               f"({'written' if changed else 'unchanged'})")
+
+
+@annotations.command("audit")
+@click.argument("files", nargs=-1)
+@click.option("--model", default="embed_logreg", show_default=True, help="A model config in conf/model/.")
+@click.option("--folds", default=5, show_default=True, help="Stratified folds for the out-of-fold probabilities.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--out", default="annotations/audit.csv", show_default=True, help="CSV of every flagged statement.")
+@click.option("--top", default=30, show_default=True, help="How many to print.")
+@user_errors
+def annotations_audit(files: tuple[str, ...], model: str, folds: int, seed: int, out: str, top: int) -> None:
+    """Rank likely label errors (cleanlab, out-of-fold probabilities) in gold files, both sources by default."""
+    from stance.annotation.audit import label_issues, out_of_fold_probabilities
+    from stance.annotation.passes import read_records
+    from stance.engine import make_estimator
+    from stance.experiments import experiment_config
+    from stance.io import atomic_write_text
+    from stance.runtime import quiet_libraries
+    from stance.tables import rich_table
+
+    quiet_libraries()
+    paths = list(files) or [DEFAULT_GOLD, f"{WRITTEN}/gold.jsonl"]
+    records = [r for path in paths for r in read_records(path)]
+    cfg = experiment_config(None, [f"model={model}", f"seed={seed}"])
+    probabilities = out_of_fold_probabilities([r["text"] for r in records], [r["target"] for r in records],
+                                              [r["label"] for r in records], lambda: make_estimator(cfg), folds, seed)
+    issues = label_issues(records, probabilities)
+    atomic_write_text(out, issues.to_csv(index=False))
+    rows = [[r["id"], r["given"], r["suggested"], f"{r['p_suggested']:.2f}", r["text"][:90]]
+            for r in issues.head(top).to_dict(orient="records")]
+    _console().print(rich_table(["id", "given", "suggested", "p", "text"], rows,
+                                justify=["left", "left", "left", "right", "left"],
+                                title=f"{len(issues)} of {len(records)} statements flagged ({model}, {folds} folds)"))
+    by_origin = issues["origin"].value_counts().to_dict()
+    click.echo(f"flagged by origin: {by_origin}; all flagged -> {out}")
 
 
 @annotations.command("datasheet")
@@ -194,7 +239,9 @@ def annotations_datasheet(out: str, check: bool) -> None:
 
     current = read_text(out, "datasheet")
     updated = render_datasheet(current, gold=DEFAULT_GOLD, first=DEFAULT_PASS_A, second=DEFAULT_PASS_B,
-                               guidelines="annotations/GUIDELINES.md")
+                               guidelines="annotations/GUIDELINES.md",
+                               written=(f"{WRITTEN}/gold.jsonl", f"{WRITTEN}/passes/writers.jsonl",
+                                        f"{WRITTEN}/passes/blind.jsonl"))
     if check:
         if updated != current:
             click.echo(f"{out} is out of date: run 'stance annotations datasheet'", err=True)

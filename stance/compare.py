@@ -20,7 +20,7 @@ from stance.objective import Objective
 
 #: Overrides that do not distinguish runs within an experiment.
 _SILENT = ("+experiment=", "experiment=", "model=", "hydra.", "tracking", "paths.", "debug=")
-CURVE_OVERRIDE = "eval.train_fraction="
+CURVE_OVERRIDE = "eval.train_fraction"  #: the default x of a learning curve (report.curve)
 
 
 class NoRuns(StanceError):
@@ -39,11 +39,14 @@ class Entry:
     status: str = "FINISHED"
     tests: dict[str, Any] = field(default_factory=dict)  #: filled by :func:`compare`
 
-    @property
-    def variant(self) -> str:
-        """The label without the training fraction: one line of a learning curve."""
-        rest = [o for o in self.label.split(" ")[1:] if not o.startswith(CURVE_OVERRIDE)]
+    def variant(self, curve: str = CURVE_OVERRIDE) -> str:
+        """The label without the ``curve`` setting: one line of a learning curve."""
+        rest = [o for o in self.label.split(" ")[1:] if not o.startswith(f"{curve}=")]
         return " ".join([self.model, *rest])
+
+    def setting(self, key: str) -> str | None:
+        """This run's override of ``key`` (e.g. ``extra_train.sample``), or None."""
+        return next((o.split("=", 1)[1] for o in self.overrides if o.split("=", 1)[0].lstrip("+") == key), None)
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Comparison:
     candidates: list[Entry] = field(default_factory=list)  #: every run model selection chose from
     select_by: str | None = None
     objective: Objective = field(default_factory=Objective)
+    curve: str = CURVE_OVERRIDE  #: the override whose values make a learning curve's points
+    curve_x: str = "n_train_mean"  #: the metric on a learning curve's x axis
+    reference: str | None = None  #: e.g. extra_train.sample=0: each run is also tested against its variant's
 
     @property
     def best(self) -> Entry:
@@ -64,7 +70,11 @@ class Comparison:
 
     @property
     def has_curve(self) -> bool:
-        return any(o.startswith(CURVE_OVERRIDE) for e in self.entries for o in e.overrides)
+        return any(e.setting(self.curve) is not None for e in self.entries)
+
+    @property
+    def has_reference(self) -> bool:
+        return any("reference" in e.tests for e in self.entries)
 
     @property
     def has_validation(self) -> bool:
@@ -113,10 +123,37 @@ def paired_folds(best, other) -> list[tuple[list[str], list[str], list[str]]] | 
             for _, g in merged.groupby("fold", sort=True)]
 
 
+def _paired_tests(better: Entry, other: Entry, folds, objective: Objective, n_resamples: int, n_bootstrap: int,
+                  confidence: float, seed: int) -> dict[str, Any]:
+    """``better``'s score minus ``other``'s, its paired bootstrap CI, randomisation p and McNemar."""
+    from stance.significance import approximate_randomisation, mcnemar, paired_bootstrap_ci
+
+    low, high = paired_bootstrap_ci(folds, objective.base, n_bootstrap, confidence, seed)
+    gold = [g for fold in folds for g in fold[0]]
+    test = mcnemar(gold, [p for fold in folds for p in fold[1]], [p for fold in folds for p in fold[2]])
+    return {
+        "difference": better.metrics[objective.key] - other.metrics[objective.key], "ci_low": low, "ci_high": high,
+        "p_randomisation": approximate_randomisation(folds, objective.base, n_resamples, seed),
+        "mcnemar_best_only": test.a_only, "mcnemar_other_only": test.b_only, "p_mcnemar": test.p_value,
+    }
+
+
+def reference_of(entry: Entry, entries: list[Entry], reference: str) -> Entry | None:
+    """The run of ``entry``'s variant with the ``reference`` setting (``key=value``), if any."""
+    key, value = reference.split("=", 1)
+    if entry.setting(key) == value:
+        return None
+    rest = sorted(o for o in entry.overrides if o.split("=", 1)[0].lstrip("+") != key)
+    return next((e for e in entries if e.model == entry.model and e.setting(key) == value
+                 and sorted(o for o in e.overrides if o.split("=", 1)[0].lstrip("+") != key) == rest), None)
+
+
 def compare(entries: list[Entry], predictions: dict[str, Any], objective: Objective = Objective(),
             n_resamples: int = 10000, n_bootstrap: int = 1000, confidence: float = 0.95, seed: int = 0,
-            experiment: str = "") -> Comparison:
-    """Rank finished runs by the ``objective`` (mean over folds) and test each against the best.
+            experiment: str = "", reference: str | None = None) -> Comparison:
+    """Rank finished runs by the ``objective`` (mean over folds) and test each against the best;
+    with ``reference`` (``key=value``), also test each run against its variant's run with that setting
+    (e.g. ``extra_train.sample=0``: does adding N statements help this model?).
 
     Pure: the entries given are left as they are; the comparison holds copies with their tests.
     """
@@ -134,18 +171,21 @@ def compare(entries: list[Entry], predictions: dict[str, Any], objective: Object
         if folds is None:
             entry.tests = {"note": "different statements or folds: not paired"}
             continue
-        low, high = paired_bootstrap_ci(folds, metric, n_bootstrap, confidence, seed)
-        gold = [g for fold in folds for g in fold[0]]
-        test = mcnemar(gold, [p for fold in folds for p in fold[1]], [p for fold in folds for p in fold[2]])
-        entry.tests = {
-            "difference": best.metrics[key] - entry.metrics[key], "ci_low": low, "ci_high": high,
-            "p_randomisation": approximate_randomisation(folds, metric, n_resamples, seed),
-            "mcnemar_best_only": test.a_only, "mcnemar_other_only": test.b_only, "p_mcnemar": test.p_value,
-        }
+        entry.tests = _paired_tests(best, entry, folds, objective, n_resamples, n_bootstrap, confidence, seed)
     tested = [e for e in finished if "p_randomisation" in e.tests]
     for entry, adjusted in zip(tested, holm([e.tests["p_randomisation"] for e in tested])):
         entry.tests["p_holm"] = adjusted
-    return Comparison(experiment, metric, finished, failed, objective=objective)
+    if reference:
+        against = [(e, r) for e in finished if (r := reference_of(e, finished, reference)) is not None]
+        for entry, base in against:
+            folds = paired_folds(predictions[entry.run_id], predictions[base.run_id])
+            entry.tests["reference"] = ({"note": "not paired"} if folds is None else
+                                        _paired_tests(entry, base, folds, objective, n_resamples, n_bootstrap,
+                                                      confidence, seed))
+        paired = [e for e, _ in against if "p_randomisation" in e.tests["reference"]]
+        for entry, adjusted in zip(paired, holm([e.tests["reference"]["p_randomisation"] for e in paired])):
+            entry.tests["reference"]["p_holm"] = adjusted
+    return Comparison(experiment, metric, finished, failed, objective=objective, reference=reference)
 
 
 # ------------------------------------------------------------------ MLflow and files
@@ -178,7 +218,9 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False) ->
             entry.metrics["fit_seconds_mean"] = float(tracker.load_frame(entry.run_id, "fold_metrics.csv")
                                                       ["fit_seconds"].mean())
     comparison = compare(entries, predictions, objective, report.get("n_resamples", 10000), cfg.eval.n_bootstrap,
-                         cfg.eval.confidence, cfg.seed, cfg.experiment_name)
+                         cfg.eval.confidence, cfg.seed, cfg.experiment_name, reference=report.get("reference"))
+    comparison.curve = report.get("curve") or CURVE_OVERRIDE
+    comparison.curve_x = report.get("curve_x") or "n_train_mean"
     comparison.sweep = sweep
     comparison.candidates = sorted(candidates, key=lambda e: (-objective.sign() * e.metrics[report["select_by"]],
                                                               e.label))

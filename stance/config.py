@@ -78,6 +78,9 @@ class ReportSchema:
     n_resamples: int = 10000  # approximate randomisation shuffles (the bootstrap uses eval.n_bootstrap)
     all_runs: bool = False  # compare every run of the experiment (several sweeps), not only the latest sweep
     published: dict[str, float] = field(default_factory=dict)  # published scores to show beside ours
+    curve: str = "eval.train_fraction"  # the override whose values are a learning curve's points
+    curve_x: str = "n_train_mean"  # the metric on its x axis (n_extra_mean: extra training statements)
+    reference: Optional[str] = None  # e.g. extra_train.sample=0: also test each run against that setting
 
 
 @dataclass

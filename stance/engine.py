@@ -212,6 +212,8 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
         rows, timing = _fold_predictions(fold, train_data, estimator, k)
         metrics = fold_metrics(rows["gold"], rows["predicted"])
         metrics.update(timing, n_train=n_train)
+        if setup.extra is not None:  # statements added to training only (a transfer corpus, written statements)
+            metrics["n_extra"] = len(train_data) - n_train
         if fold.validation is not None:  # model selection looks here, never at the test split
             checked = _predict_rows(estimator, fold.validation)
             validation = fold_metrics(checked["gold"], checked["predicted"])
@@ -237,7 +239,7 @@ def _summary(cfg, cv: _CrossValidation) -> dict[str, float]:
     # "_mean": the plain names hold each fold's value as steps, and MLflow shows the last one
     summary["fit_seconds_mean"] = float(np.mean([f["fit_seconds"] for f in per_fold]))
     summary["predict_per_second_mean"] = float(np.mean([f["predict_per_second"] for f in per_fold]))
-    for key in ("n_train", *(f"val_{m}" for m in HEADLINE)):
+    for key in ("n_train", "n_extra", *(f"val_{m}" for m in HEADLINE)):
         if key in per_fold[0]:
             summary[f"{key}_mean"] = float(np.mean([f[key] for f in per_fold]))
     pooled_metrics = fold_metrics(cv.predictions["gold"], cv.predictions["predicted"])

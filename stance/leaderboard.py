@@ -23,6 +23,10 @@ def _p(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
+#: Column names of a learning curve's x metric.
+CURVE_X_NAMES = {"n_train_mean": "train n", "n_extra_mean": "extra n"}
+
+
 def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the leaderboard (shared by the terminal and Markdown)."""
     metric = comparison.metric
@@ -32,7 +36,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     if comparison.has_validation:
         header.append(f"val {metric}")
     if comparison.has_curve:
-        header.append("train n")
+        header.append(CURVE_X_NAMES.get(comparison.curve_x, comparison.curve_x))
     header += ["fit s", "Δ to best (95% CI)", "p rand.", "p Holm", "McNemar b/c", "p McNemar"]
     rows = []
     for entry in comparison.entries:
@@ -43,7 +47,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         if comparison.has_validation:
             cells.append(_num(m.get(f"val_{metric}_mean")))
         if comparison.has_curve:
-            cells.append(_num(m.get("n_train_mean"), 0))
+            cells.append(_num(m.get(comparison.curve_x), 0))
         cells.append(_num(m.get("fit_seconds_mean"), 1))
         if entry is comparison.best:
             cells += ["best", "", "", "", ""]
@@ -87,6 +91,11 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
                   markdown_table(["model", f"{metric} × 100", "95% CI", "source"],
                                  [[name, f"{score:.1f}", ci, source] for score, name, source, ci in
                                   sorted(side, key=lambda row: -row[0])], ["---", "---:", "---:", "---"])]
+    if comparison.has_reference:
+        header, rows = reference_rows(comparison)
+        lines += ["", f"Each run against the run of the same model and settings with `{comparison.reference}` "
+                      "(Δ is the run's score minus that run's; tests as above, Holm over these comparisons):", "",
+                  markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1))]
     return "\n".join(lines) + "\n"
 
 
@@ -99,9 +108,30 @@ def candidates_markdown(comparison: Comparison, heading: str = "") -> str:
     return "\n".join([heading, "", table, ""] if heading else [table, ""])
 
 
+def reference_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Header and cells of each run against its variant's reference run (``report.reference``)."""
+    metric = comparison.metric
+    header = ["model", f"{metric} (95% CI)", f"Δ vs {comparison.reference} (95% CI)", "p rand.", "p Holm",
+              "McNemar b/c", "p McNemar"]
+    rows = []
+    for entry in sorted((e for e in comparison.entries if "reference" in e.tests), key=lambda e: e.label):
+        m, t = entry.metrics, entry.tests["reference"]
+        cells = [entry.label, f"{_num(m.get(f'{metric}_mean'))} [{_num(m.get(f'{metric}_ci_low'))}, "
+                              f"{_num(m.get(f'{metric}_ci_high'))}]"]
+        if "difference" in t:
+            cells += [f"{t['difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", _p(t["p_randomisation"]),
+                      _p(t.get("p_holm")), f"{t['mcnemar_best_only']}/{t['mcnemar_other_only']}", _p(t["p_mcnemar"])]
+        else:
+            cells += [t.get("note", "-"), "-", "-", "-", "-"]
+        rows.append(cells)
+    return header, rows
+
+
 def print_table(comparison: Comparison, title: str = "") -> None:
-    """The leaderboard in the terminal."""
+    """The leaderboard in the terminal (and each run against its reference, if the experiment sets one)."""
     print_rich(rich_table(*table_rows(comparison), title=title))
+    if comparison.has_reference:
+        print_rich(rich_table(*reference_rows(comparison), title=f"against {comparison.reference}"))
 
 
 def curve_lines(comparison: Comparison) -> dict[str, list[tuple[float, float, float, float]]]:
@@ -109,9 +139,9 @@ def curve_lines(comparison: Comparison) -> dict[str, list[tuple[float, float, fl
     lines: dict[str, list[tuple[float, float, float, float]]] = {}
     for e in comparison.entries:
         m = e.metrics
-        if "n_train_mean" in m:
-            lines.setdefault(e.variant, []).append(
-                (m["n_train_mean"], m[f"{metric}_mean"], m[f"{metric}_ci_low"], m[f"{metric}_ci_high"]))
+        if comparison.curve_x in m and e.setting(comparison.curve) is not None:
+            lines.setdefault(e.variant(comparison.curve), []).append(
+                (m[comparison.curve_x], m[f"{metric}_mean"], m[f"{metric}_ci_low"], m[f"{metric}_ci_high"]))
     return lines
 
 

@@ -200,3 +200,36 @@ def test_published_scores_sit_beside_ours_in_score_order():
     rows = [line.split(" | ")[0].strip("| ") for line in beside.splitlines() if line.startswith("| ")][2:]
     assert rows == ["BERTweet", "tfidf_embed_svm", "SVM"]
     assert "| tfidf_embed_svm | 70.0 | [68.0, 72.0] | stance (this table) |" in beside
+
+
+def _oof(gold: list[str], predicted: list[str]):
+    import pandas as pd
+
+    return pd.DataFrame({"id": [str(k) for k in range(len(gold))], "fold": [k % 2 for k in range(len(gold))],
+                         "gold": gold, "predicted": predicted})
+
+
+def test_each_run_is_tested_against_its_reference_setting_and_entries_stay_untouched():
+    from stance.compare import Entry, compare
+
+    gold = ["support", "oppose", "neutral"] * 10
+    worse = ["neutral"] * 30
+    runs = {
+        "a0": ("m1", ["model=m1", "extra_train.sample=0"], 0.2, worse),
+        "a1": ("m1", ["model=m1", "extra_train.sample=100"], 1.0, gold),
+        "b0": ("m2", ["model=m2", "extra_train.sample=0"], 0.2, worse),
+        "b1": ("m2", ["model=m2", "extra_train.sample=100"], 0.2, worse),
+    }
+    entries = [Entry(rid, f"{m} {o[1]}", m, o, {"macro_f1_mean": s}) for rid, (m, o, s, _) in runs.items()]
+    predictions = {rid: _oof(gold, p) for rid, (_, _, _, p) in runs.items()}
+    result = compare(entries, predictions, n_resamples=999, n_bootstrap=200, reference="extra_train.sample=0")
+    assert all(e.tests == {} for e in entries)  # pure: the input entries are not written to
+    by_id = {e.run_id: e for e in result.entries}
+    assert "reference" not in by_id["a0"].tests and "reference" not in by_id["b0"].tests
+    gain = by_id["a1"].tests["reference"]
+    assert gain["difference"] == pytest.approx(0.8) and gain["ci_low"] > 0
+    assert gain["p_randomisation"] == pytest.approx(1 / 1000) and gain["p_holm"] >= gain["p_randomisation"]
+    same = by_id["b1"].tests["reference"]
+    assert same["difference"] == 0 and same["p_randomisation"] == 1.0
+    assert "against extra_train.sample=0" not in markdown(result)
+    assert "with `extra_train.sample=0`" in markdown(result)

@@ -6,7 +6,7 @@ from stance.data import load_annotations, load_corpus, load_table, load_tweeteva
 from stance.errors import StanceError
 from stance.labels import LABELS
 
-COLUMNS = {"id", "text", "target", "label", "group", "holder"}
+COLUMNS = {"id", "text", "target", "label", "group", "holder", "origin"}
 
 
 def test_annotations_load_with_a_classlabel(tiny_gold):

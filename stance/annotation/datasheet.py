@@ -13,6 +13,7 @@ from stance.io import read_text
 from stance.tables import markdown_table, replace_section, rich_table
 
 BEGIN = "<!-- BEGIN GENERATED: stance annotations datasheet -->"
+BEGIN_WRITTEN = "<!-- BEGIN GENERATED: stance annotations datasheet, written statements -->"
 END = "<!-- END GENERATED -->"
 
 
@@ -96,12 +97,50 @@ def datasheet_section(gold: list[dict], first: list[dict], second: list[dict], g
         "",
         f"- disagreements adjudicated into the gold labels: {adjudicated} "
         f"(decisions with notes in `adjudication.csv`)",
+        f"- labels corrected after the label audit: {sum('correction' in r for r in gold)} "
+        f"(notes in `corrections.csv`; the record keeps the passes' label in `correction`)",
     ]
     return "\n".join(parts)
 
 
-def render_datasheet(current: str, *, gold: str, first: str, second: str, guidelines: str) -> str:
-    """``current`` with its generated section replaced by fresh figures."""
+def written_section(gold: list[dict], first: list[dict], second: list[dict]) -> str:
+    """The generated part for the statements the project wrote: counts per batch and kind,
+    the blind second pass's agreement with the writers, adjudication."""
+    result = agreement(first, second)
+    kind_header, kind_rows = _rows(gold, "kind")
+    kind_rows = sorted(kind_rows[:-1], key=lambda r: (-int(r[-1]), r[0])) + kind_rows[-1:]
+    conf_rows = [[lab, *map(str, row)] for lab, row in zip(result.labels, result.confusion)]
+    return "\n".join([
+        f"### Counts ({len(gold)} statements, {len({r['document'] for r in gold})} writing batches)",
+        "",
+        markdown_table(*_rows(gold, "document")),
+        "",
+        "Per kind (the writer's tag):",
+        "",
+        markdown_table(kind_header, kind_rows),
+        "",
+        "### Agreement before adjudication (writers vs the blind second pass)",
+        "",
+        *_agreement_lines(result),
+        "",
+        "Confusion table (rows: writers, columns: blind pass):",
+        "",
+        markdown_table(["", *result.labels], conf_rows),
+        "",
+        "### Adjudication and corrections",
+        "",
+        f"- disagreements adjudicated: {sum('adjudication' in r for r in gold)} (`written/adjudication.csv`)",
+        f"- labels corrected after the audit: {sum('correction' in r for r in gold)}",
+    ])
+
+
+def render_datasheet(current: str, *, gold: str, first: str, second: str, guidelines: str,
+                     written: tuple[str, str, str] | None = None) -> str:
+    """``current`` with its generated sections replaced by fresh figures (``written``: the gold
+    file and two passes of the written statements, for their own section)."""
     section = datasheet_section(read_records(gold), read_records(first), read_records(second),
                                 read_text(Path(guidelines), "guidelines"))
-    return replace_section(current, section, BEGIN, END)
+    current = replace_section(current, section, BEGIN, END)
+    if written is not None:
+        current = replace_section(current, written_section(*(read_records(p) for p in written)), BEGIN_WRITTEN, END)
+    return current

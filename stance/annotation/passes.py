@@ -1,7 +1,10 @@
 """Annotation records: schema, import of label sheets, validation and adjudication.
 
 A record is one labelled statement (one JSON object a line in a ``.jsonl`` file) with the
-fields that the label spec requires, plus a one-line rationale.
+fields that the label spec requires, plus a one-line rationale. A statement from an article
+(``origin`` absent or ``article``) has its character span in that article; a statement the
+project wrote (``origin: written``, ``annotations/written/``) has none, and its ``document``
+is its writing batch. Written statements train models but are never tested on.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ RECORD_FIELDS: dict[str, type] = {
     "annotator": str,
     "rationale": str,
 }
+#: Where a statement comes from: an article (with a span), or written by the project (no span).
+ORIGINS = ("article", "written")
+#: Fields a written statement has no value for.
+SPAN_FIELDS = ("start", "end")
 #: Fields a label sheet (what an annotator fills in) must have.
 SHEET_FIELDS = ("id", "label", "holder", "rationale")
 #: Fields of an adjudication decision.
@@ -48,10 +55,22 @@ class Problem:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
+def origin_of(record: dict[str, Any]) -> str:
+    """``article`` or ``written`` (records from before the field existed are from articles)."""
+    return record.get("origin", "article")
+
+
 def _check_record(record: dict[str, Any]) -> list[str]:
     """Schema problems of one record, as reasons (empty when it is well formed)."""
     reasons = []
+    origin = origin_of(record)
+    if origin not in ORIGINS:
+        reasons.append(f"unknown origin '{origin}' (expected one of {', '.join(ORIGINS)})")
     for name, kind in RECORD_FIELDS.items():
+        if origin == "written" and name in SPAN_FIELDS:
+            if name in record:
+                reasons.append(f"field '{name}': a written statement has no span")
+            continue
         if name not in record:
             reasons.append(f"missing field '{name}'")
         elif not isinstance(record[name], kind) or (kind is int and isinstance(record[name], bool)):
@@ -99,6 +118,13 @@ def validate_file(path: str | Path, seeds_dir: str | Path) -> list[Problem]:
                 report(line, f"duplicate id '{rid}' (first on line {ids[rid]})")
             else:
                 ids[rid] = line
+        if origin_of(record) == "written" and isinstance(record.get("text"), str):
+            key = ("written", " ".join(record["text"].split()).casefold())
+            if key in texts:
+                report(line, f"duplicate statement: same text as line {texts[key]}")
+            else:
+                texts[key] = line
+            continue  # no span to check
         if not all(isinstance(record.get(k), RECORD_FIELDS[k]) and not isinstance(record.get(k), bool)
                    for k in ("document", "start", "end", "text")):
             continue  # the span cannot be checked without these
@@ -197,11 +223,15 @@ def disagreements(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[tupl
     return [(r, b_by_id[r["id"]]) for r in a if r["id"] in b_by_id and b_by_id[r["id"]]["label"] != r["label"]]
 
 
-def adjudicate(a: list[dict[str, Any]], b: list[dict[str, Any]], decisions_path: str | Path) -> list[dict[str, Any]]:
+def adjudicate(a: list[dict[str, Any]], b: list[dict[str, Any]], decisions_path: str | Path,
+               corrections_path: str | Path | None = None) -> list[dict[str, Any]]:
     """The gold records: agreed labels as they are, each disagreement settled by a decision.
 
     ``decisions_path`` is a label sheet with ``id, label, holder, note``; a disagreement
     without a decision, or a decision for an id the passes agree on, is an error.
+    ``corrections_path`` (same columns) changes labels after a later re-read (a label audit):
+    each correction names a statement of the passes, and its note is kept in the record
+    (``correction``) beside the label both passes gave.
     """
     if {r["id"] for r in a} != {r["id"] for r in b}:
         raise StanceError("the two passes do not label the same statements")
@@ -215,9 +245,10 @@ def adjudicate(a: list[dict[str, Any]], b: list[dict[str, Any]], decisions_path:
     if undecided:
         raise StanceError(f"{len(undecided)} disagreements without a decision, first '{undecided[0]}'",
                           path=decisions_path)
-    names = f"{a[0]['annotator']}+{b[0]['annotator']}"
+    b_by_id = {r["id"]: r for r in b}
     gold = []
     for record in a:
+        names = f"{record['annotator']}+{b_by_id[record['id']]['annotator']}"
         if record["id"] not in disputed:
             gold.append({**record, "annotator": names})
             continue
@@ -228,7 +259,24 @@ def adjudicate(a: list[dict[str, Any]], b: list[dict[str, Any]], decisions_path:
         gold.append({**record, "label": decision["label"], "holder": decision["holder"],
                      "annotator": f"adjudicated({names})", "rationale": rationale,
                      "adjudication": decision["note"]})
-    return gold
+    return _corrected(gold, corrections_path) if corrections_path else gold
+
+
+def _corrected(gold: list[dict[str, Any]], corrections_path: str | Path) -> list[dict[str, Any]]:
+    """``gold`` with the corrections of a later re-read applied (label, holder, note kept)."""
+    corrections = {row["id"]: row for row in read_sheet(corrections_path, DECISION_FIELDS)}
+    known = {r["id"] for r in gold}
+    for rid, row in corrections.items():
+        if rid not in known:
+            raise StanceError(f"correction for unknown statement '{rid}'", path=corrections_path, line=row["_line"])
+        if row["label"] not in LABELS:
+            raise StanceError(f"unknown label '{row['label']}'", path=corrections_path, line=row["_line"])
+    out = []
+    for record in gold:
+        row = corrections.get(record["id"])
+        out.append(record if row is None else {**record, "label": row["label"], "holder": row["holder"],
+                                                "correction": f"was {record['label']}: {row['note']}"})
+    return out
 
 
 def write_records(records: list[dict[str, Any]], out: str | Path) -> bool:

@@ -1,8 +1,14 @@
 """Load any stance corpus into a ``datasets.DatasetDict`` with one schema.
 
 Every split has the columns ``id``, ``text``, ``target``, ``label`` (a ``ClassLabel`` over
-:data:`stance.labels.LABELS`), ``group`` (the source document, used by grouped splitters)
-and ``holder`` (empty where a corpus does not record it).
+:data:`stance.labels.LABELS`), ``group`` (the source document, used by grouped splitters),
+``holder`` (empty where a corpus does not record it) and ``origin`` (``article`` for
+statements from articles, ``written`` for statements the project wrote, ``table`` or
+``tweet`` for other corpora). Splitters never put a ``written`` statement in a test fold.
+
+Any corpus can be narrowed when loaded: ``groups`` keeps some documents (e.g. writing
+batches), ``sample`` keeps a stratified, seeded ``N`` statements (nested: the first 100 of a
+seed are among its first 200), and ``path`` may list several files of one format.
 
 Three formats are read:
 
@@ -26,7 +32,9 @@ from stance.errors import StanceError
 from stance.io import TABLE_KINDS, parse_table, read_text
 from stance.labels import LABELS
 
-COLUMNS = ("id", "text", "target", "label", "group", "holder")
+COLUMNS = ("id", "text", "target", "label", "group", "holder", "origin")
+#: The origin of statements the project wrote: training data only, never tested on.
+WRITTEN = "written"
 
 #: TweetEval's label names, mapped onto ours.
 TWEETEVAL_LABELS = {"favor": "support", "against": "oppose", "none": "neutral"}
@@ -46,6 +54,7 @@ def features():
             "label": ClassLabel(names=list(LABELS)),
             "group": Value("string"),
             "holder": Value("string"),
+            "origin": Value("string"),
         }
     )
 
@@ -66,11 +75,11 @@ def _dataset_dict(splits: Mapping[str, list[dict[str, Any]]]):
 
 def load_annotations(path: str | Path):
     """The project's annotation records (``annotations/gold.jsonl``) as a single ``train`` split."""
-    from stance.annotation.passes import read_records
+    from stance.annotation.passes import origin_of, read_records
 
     rows = [
         {"id": r["id"], "text": r["text"], "target": r["target"], "label": r["label"],
-         "group": r["document"], "holder": r["holder"]}
+         "group": r["document"], "holder": r["holder"], "origin": origin_of(r)}
         for r in read_records(path)
     ]
     return _dataset_dict({"train": rows})
@@ -141,6 +150,7 @@ def load_table(
             "label": _map_label(row.get(label_column), label_map, path, number),
             "group": str(row[group_column]) if group_column else row_id,
             "holder": str(row[holder_column]) if holder_column else "",
+            "origin": "table",
         }
         splits.setdefault(str(row[split_column]) if split_column else "train", []).append(record)
     if not splits:
@@ -195,7 +205,8 @@ def load_tweeteval(path: str | Path, targets: list[str] | None = None, target_na
                 row_id = f"{name}/{prefix}/{number}"
                 splits.setdefault(split, []).append(
                     {"id": row_id, "text": text.strip(), "target": (target_names or {}).get(name, name),
-                     "label": _map_label(raw, mapping, label_path, number), "group": row_id, "holder": ""}
+                     "label": _map_label(raw, mapping, label_path, number), "group": row_id, "holder": "",
+                     "origin": "tweet"}
                 )
     return _dataset_dict(splits)
 
@@ -214,17 +225,63 @@ def detect_format(path: str | Path) -> str:
             record = json.loads(first)
         except json.JSONDecodeError:
             return "table"
-        if isinstance(record, dict) and {"document", "start", "end", "holder"} <= record.keys():
+        if isinstance(record, dict) and {"document", "holder", "annotator"} <= record.keys():
             return "annotations"
     return "table"
 
 
-def load_corpus(path: str | Path, format: str = "auto", **options: Any):
+def load_corpus(path, format: str = "auto", *, groups=None, sample: int | None = None, seed: int = 0,
+                **options: Any):
     """Load a stance corpus in any supported format (see the module docstring).
 
-    ``options`` go to the format's loader (e.g. ``label_map`` and column names for tables,
-    ``targets`` for TweetEval).
+    ``path`` is a file or folder, or a list of them (their splits are concatenated).
+    ``groups`` keeps only these groups (documents); ``sample`` keeps a stratified, seeded
+    ``sample`` statements of the ``train`` split. ``options`` go to the format's loader
+    (e.g. ``label_map`` and column names for tables, ``targets`` for TweetEval).
     """
+    paths = [path] if isinstance(path, (str, Path)) else list(path)
+    if not paths:
+        raise StanceError("no corpus path given")
+    corpora = [_load_one(p, format, options) for p in paths]
+    corpus = corpora[0] if len(corpora) == 1 else _concatenate(corpora)
+    if groups is not None:
+        wanted = {str(g) for g in groups}
+        missing = wanted - {g for name in corpus for g in corpus[name]["group"]}
+        if missing:
+            raise StanceError(f"no statements of group(s) {', '.join(sorted(missing))}", path=paths[0])
+        corpus = corpus.filter(lambda row: row["group"] in wanted)
+    if sample is not None and "train" in corpus:
+        corpus["train"] = stratified_sample(corpus["train"], sample, seed)
+    return corpus
+
+
+def stratified_sample(dataset, n: int, seed: int = 0):
+    """The first ``n`` statements of a seeded order that interleaves the labels in proportion,
+    so every sample keeps the label mix and a smaller sample is part of a larger one."""
+    import numpy as np
+
+    if n < 0:
+        raise StanceError(f"sample must be 0 or more statements, got {n}")
+    if n >= len(dataset):
+        return dataset
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(dataset["label"])
+    order = rng.permutation(len(labels))
+    rank = np.empty(len(labels))
+    for label in np.unique(labels):
+        members = order[labels[order] == label]
+        rank[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    return dataset.select(sorted(np.argsort(rank, kind="stable")[:n].tolist()))
+
+
+def _concatenate(corpora):
+    from datasets import DatasetDict, concatenate_datasets
+
+    names = list(dict.fromkeys(name for corpus in corpora for name in corpus))
+    return DatasetDict({name: concatenate_datasets([c[name] for c in corpora if name in c]) for name in names})
+
+
+def _load_one(path, format: str, options: dict[str, Any]):
     path = Path(path)
     if not path.exists():
         raise StanceError("corpus not found", path=path)

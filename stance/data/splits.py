@@ -3,6 +3,10 @@
 Each splitter keeps parameters in ``__init__`` and returns a list of :class:`Fold` from
 ``split(dataset_dict)``. The k-fold splitters pool every split of the corpus first (a
 corpus without fixed splits has only ``train``). Index arrays refer to the pooled dataset.
+
+Statements the project wrote (``origin == "written"``) are never tested on: the k-fold
+splitters fold the other statements and add every written one to each training fold;
+fixed splits drop them from the test and validation splits.
 """
 
 from __future__ import annotations
@@ -26,6 +30,31 @@ class Fold:
     meta: dict = field(default_factory=dict)
 
 
+def is_written(dataset) -> np.ndarray:
+    """A boolean mask of the statements the project wrote (training only)."""
+    from stance.data.loaders import WRITTEN
+
+    if "origin" not in dataset.column_names:
+        return np.zeros(len(dataset), dtype=bool)
+    return np.asarray(dataset["origin"]) == WRITTEN
+
+
+def _evaluable_folds(data, fold_indices):
+    """Folds over the statements that may be tested on; the written ones join every training side.
+
+    ``fold_indices(subset)`` returns ``(name, train, test)`` index triples into ``subset``.
+    """
+    written = is_written(data)
+    real, extra = np.flatnonzero(~written), np.flatnonzero(written)
+    subset = data.select(real) if extra.size else data
+    folds = []
+    for name, tr, te in fold_indices(subset):
+        train = np.concatenate([real[tr], extra]) if extra.size else tr
+        test = real[te] if extra.size else te
+        folds.append((name, train, test))
+    return folds
+
+
 def pooled(dataset_dict):
     """All splits of a DatasetDict concatenated, in split order."""
     from datasets import concatenate_datasets
@@ -47,7 +76,11 @@ class FixedSplits:
                 raise StanceError(f"the corpus has no '{name}' split (splits: {', '.join(dataset_dict)}); "
                                   "use a k-fold evaluation instead")
         validation = dataset_dict[self.validation] if self.validation in dataset_dict else None
-        return [Fold(self.test, dataset_dict[self.train], dataset_dict[self.test], validation)]
+        test = dataset_dict[self.test]
+        test = test.select(np.flatnonzero(~is_written(test)))
+        if validation is not None:
+            validation = validation.select(np.flatnonzero(~is_written(validation)))
+        return [Fold(self.test, dataset_dict[self.train], test, validation)]
 
 
 class StratifiedStatementKFold:
@@ -73,10 +106,9 @@ class StratifiedStatementKFold:
 
     def split(self, dataset_dict) -> list[Fold]:
         data = pooled(dataset_dict)
-        return [
-            Fold(f"fold{k}", data.select(tr), data.select(te))
-            for k, (tr, te) in enumerate(self.indices(data["label"]))
-        ]
+        folds = _evaluable_folds(data, lambda d: [(f"fold{k}", tr, te)
+                                                  for k, (tr, te) in enumerate(self.indices(d["label"]))])
+        return [Fold(name, data.select(tr), data.select(te)) for name, tr, te in folds]
 
 
 class ArticleKFold:
@@ -116,10 +148,8 @@ class ArticleKFold:
 
     def split(self, dataset_dict) -> list[Fold]:
         data = pooled(dataset_dict)
-        return [
-            Fold(name, data.select(tr), data.select(te), meta={"held_out_groups": name})
-            for name, tr, te in self.indices(data["group"], data["text"], data["label"])
-        ]
+        folds = _evaluable_folds(data, lambda d: self.indices(d["group"], d["text"], d["label"]))
+        return [Fold(name, data.select(tr), data.select(te), meta={"held_out_groups": name}) for name, tr, te in folds]
 
 
 def subsample(dataset, fraction: float, seed: int = 0):
