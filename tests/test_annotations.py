@@ -90,7 +90,11 @@ def test_import_sheet_errors(tiny_gold, tmp_path):
 def test_committed_gold_is_the_adjudication_of_the_passes(root):
     a = read_records(root / "annotations/passes/annotator-a.jsonl")
     b = read_records(root / "annotations/passes/annotator-b.jsonl")
-    assert adjudicate(a, b, root / "annotations/adjudication.csv") == read_records(root / "annotations/gold.jsonl")
+    assert adjudicate(a, b, root / "annotations/adjudication.csv", root / "annotations/corrections.csv") == \
+        read_records(root / "annotations/gold.jsonl")
+    w = root / "annotations/written"
+    assert adjudicate(read_records(w / "passes/writers.jsonl"), read_records(w / "passes/blind.jsonl"),
+                      w / "adjudication.csv") == read_records(w / "gold.jsonl")
 
 
 def test_adjudicate_refuses_undecided_and_needless_decisions(tiny_gold, tmp_path):
