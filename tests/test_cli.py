@@ -26,7 +26,7 @@ def test_extract_is_idempotent_on_the_seeds(run, project_copy):
 
 def test_validate_passes_on_the_gold(run):
     result = run("annotations", "validate")
-    assert result.exit_code == 0 and result.output.startswith("ok: 3 files valid")
+    assert result.exit_code == 0 and result.output.startswith("ok: 6 files valid")
 
 
 def test_validate_reports_four_problems_and_exits_1(run, project_copy):
@@ -56,7 +56,7 @@ def test_agreement_and_adjudication_commands(run):
     assert result.exit_code == 0 and "Cohen's kappa=" in result.output and "Krippendorff's alpha=" in result.output
     listed = run("annotations", "adjudicate", "--list").output.strip().splitlines()
     result = run("annotations", "adjudicate")
-    assert result.exit_code == 0 and f"({len(listed)} adjudicated)" in result.output and "(unchanged)" in result.output
+    assert result.exit_code == 0 and f"({len(listed)} adjudicated, 1 corrected)" in result.output and "(unchanged)" in result.output
 
 
 def test_import_then_agreement_between_any_two_passes(run, project_copy, tmp_path):
