@@ -27,6 +27,14 @@ def _p(value: float | None) -> str:
 CURVE_X_NAMES = {"n_train_mean": "train n", "n_extra_mean": "extra n"}
 
 
+def _test_cells(t: dict[str, Any]) -> list[str]:
+    """Δ with its CI, randomisation p, Holm p, McNemar counts and p of one paired test (or its note)."""
+    if "difference" not in t:
+        return [t.get("note", "-"), "-", "-", "-", "-"]
+    return [f"{t['difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", _p(t["p_randomisation"]),
+            _p(t.get("p_holm")), f"{t['mcnemar_best_only']}/{t['mcnemar_other_only']}", _p(t["p_mcnemar"])]
+
+
 def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header and cells of the leaderboard (shared by the terminal and Markdown)."""
     metric = comparison.metric
@@ -49,13 +57,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         if comparison.has_curve:
             cells.append(_num(m.get(comparison.curve_x), 0))
         cells.append(_num(m.get("fit_seconds_mean"), 1))
-        if entry is comparison.best:
-            cells += ["best", "", "", "", ""]
-        elif "difference" in t:
-            cells += [f"{t['difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", _p(t["p_randomisation"]),
-                      _p(t.get("p_holm")), f"{t['mcnemar_best_only']}/{t['mcnemar_other_only']}", _p(t["p_mcnemar"])]
-        else:
-            cells += [t.get("note", "-"), "-", "-", "-", "-"]
+        cells += ["best", "", "", "", ""] if entry is comparison.best else _test_cells(t)
         rows.append(cells)
     return header, rows
 
@@ -118,12 +120,7 @@ def reference_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         m, t = entry.metrics, entry.tests["reference"]
         cells = [entry.label, f"{_num(m.get(f'{metric}_mean'))} [{_num(m.get(f'{metric}_ci_low'))}, "
                               f"{_num(m.get(f'{metric}_ci_high'))}]"]
-        if "difference" in t:
-            cells += [f"{t['difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]", _p(t["p_randomisation"]),
-                      _p(t.get("p_holm")), f"{t['mcnemar_best_only']}/{t['mcnemar_other_only']}", _p(t["p_mcnemar"])]
-        else:
-            cells += [t.get("note", "-"), "-", "-", "-", "-"]
-        rows.append(cells)
+        rows.append(cells + _test_cells(t))
     return header, rows
 
 
