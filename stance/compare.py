@@ -27,6 +27,11 @@ class NoRuns(StanceError):
     """The experiment has no runs in this store."""
 
 
+def override_key(override: str) -> str:
+    """The config key a command-line override sets (``+experiment=x`` -> ``experiment``)."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 @dataclass
 class Entry:
     """One run in a comparison."""
@@ -46,7 +51,11 @@ class Entry:
 
     def setting(self, key: str) -> str | None:
         """This run's override of ``key`` (e.g. ``extra_train.sample``), or None."""
-        return next((o.split("=", 1)[1] for o in self.overrides if o.split("=", 1)[0].lstrip("+") == key), None)
+        return next((o.split("=", 1)[1] for o in self.overrides if override_key(o) == key), None)
+
+    def settings_except(self, key: str) -> list[str]:
+        """This run's overrides other than ``key``'s, sorted: what makes it a variant."""
+        return sorted(o for o in self.overrides if override_key(o) != key)
 
 
 @dataclass
@@ -143,9 +152,9 @@ def reference_of(entry: Entry, entries: list[Entry], reference: str) -> Entry | 
     key, value = reference.split("=", 1)
     if entry.setting(key) == value:
         return None
-    rest = sorted(o for o in entry.overrides if o.split("=", 1)[0].lstrip("+") != key)
+    rest = entry.settings_except(key)
     return next((e for e in entries if e.model == entry.model and e.setting(key) == value
-                 and sorted(o for o in e.overrides if o.split("=", 1)[0].lstrip("+") != key) == rest), None)
+                 and e.settings_except(key) == rest), None)
 
 
 def compare(entries: list[Entry], predictions: dict[str, Any], objective: Objective = Objective(),
