@@ -342,12 +342,14 @@ def experiments_command(readme, overrides) -> None:
 @click.option("--target-column", default="target", show_default=True)
 @click.option("--input-format", type=click.Choice(["text", "csv", "tsv", "jsonl"]), default=None,
               help="Format of the input (default: from the file suffix; standard input is plain text).")
+@click.option("--prior-shift", default=None, help="Correct for a label mix other than the training mix: 'em' "
+              "(estimated from the statements given) or e.g. 'support=0.2,oppose=0.5,neutral=0.3'.")
 @click.option("-o", "--output", default=None, help="Write a .csv or .jsonl file instead of printing.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table",
               show_default=True, help="What to print when there is no --output.")
 @user_errors
 def predict_command(statements, input_path, model_uri, tracking_uri, target, text_column, target_column, input_format,
-                    output, fmt) -> None:
+                    prior_shift, output, fmt) -> None:
     """Classify statements given as arguments, in a file, or on standard input."""
     import logging
 
@@ -369,7 +371,10 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
         raise StanceError("no statements: give them as arguments, with --input FILE, or on standard input")
     if given.blank:
         click.echo(f"skipped {given.blank} blank statement(s)", err=True)
-    table = predict(given.frame, model_uri or CHAMPION_URI, tracking_uri)
+    from stance.prior_shift import parse_mix
+
+    table = predict(given.frame, model_uri or CHAMPION_URI, tracking_uri,
+                    prior_shift=parse_mix(prior_shift) if prior_shift else None)
     text = write_predictions(table, output, fmt)
     if output:
         click.echo(f"{len(table)} predictions -> {output}", err=True)

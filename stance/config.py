@@ -46,6 +46,7 @@ class EvalSchema:
     debug_folds: int = 2
     train_fraction: float = 1.0  # share of each training fold used (stratified, seeded): learning curves
     refit: bool = True  # train a final model on all the data and log it (false: evaluate only)
+    prior_shift: Optional[str] = None  # em: re-weight each test fold's probabilities to its label mix (EM)
 
 
 @dataclass

@@ -83,12 +83,16 @@ def as_xy(dataset):
     return X, np.array([names[i] for i in dataset["label"]])
 
 
-def _predict_rows(estimator, dataset) -> dict[str, list]:
-    """Predictions for ``dataset`` as columns: gold, predicted, confidence and p_<label>."""
-    from stance.models.base import proba_by_label
+def _predict_rows(estimator, dataset, prior_shift: str | None = None) -> dict[str, list]:
+    """Predictions for ``dataset`` as columns: gold, predicted, confidence and p_<label>;
+    ``prior_shift="em"`` re-weights them to the label mix EM estimates for ``dataset``."""
+    from stance.models.base import prior_by_label, proba_by_label
+    from stance.prior_shift import shift
 
     X, y = as_xy(dataset)
     full = proba_by_label(estimator, X)
+    if prior_shift:
+        full = shift(full, prior_by_label(estimator), prior_shift, LABELS)
     return {
         "gold": y.tolist(), "predicted": [LABELS[i] for i in full.argmax(axis=1)],
         "confidence": full.max(axis=1).tolist(),
@@ -96,13 +100,13 @@ def _predict_rows(estimator, dataset) -> dict[str, list]:
     }
 
 
-def _fold_predictions(fold, train_data, estimator, fold_index: int):
+def _fold_predictions(fold, train_data, estimator, fold_index: int, prior_shift: str | None = None):
     """One fold: fit on ``train_data``, predict the test statements, and the out-of-fold rows."""
     started = time.perf_counter()
     estimator.fit(*as_xy(train_data))
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    predicted = _predict_rows(estimator, fold.test)
+    predicted = _predict_rows(estimator, fold.test, prior_shift)
     predict_seconds = time.perf_counter() - started
     rows = {
         "id": fold.test["id"], "group": fold.test["group"], "fold": [fold_index] * len(fold.test),
@@ -135,6 +139,7 @@ class _Setup:
     extra: Any
     splitter_name: str
     fraction: float
+    prior_shift: str | None = None  # "em": each test fold's probabilities re-weighted to its own label mix
 
 
 @dataclass
@@ -164,13 +169,20 @@ def _prepare(cfg) -> _Setup:
     """Load the corpus, split it into folds (two in debug mode) and load any extra training corpus."""
     from stance.data.splits import pooled
 
+    from stance.errors import StanceError
+    from stance.prior_shift import METHODS
+
+    if cfg.eval.get("prior_shift") not in (None, *METHODS):
+        raise StanceError(f"eval.prior_shift must be null or one of {', '.join(METHODS)}, "
+                          f"not '{cfg.eval.prior_shift}'")
     corpus = build(cfg.data, "data")
     splitter = build(cfg.eval.splitter, "eval.splitter")
     folds = splitter.split(corpus)
     if cfg.get("debug"):
         folds = folds[: cfg.eval.get("debug_folds", 2)]
     extra = pooled(build(cfg.extra_train, "extra_train")) if cfg.get("extra_train") else None
-    return _Setup(corpus, pooled(corpus), folds, extra, type(splitter).__name__, cfg.eval.get("train_fraction", 1.0))
+    return _Setup(corpus, pooled(corpus), folds, extra, type(splitter).__name__, cfg.eval.get("train_fraction", 1.0),
+                  cfg.eval.get("prior_shift"))
 
 
 def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -> dict[str, str]:
@@ -209,13 +221,13 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
         if len(set(train_data["label"])) < 2:
             raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
         estimator = make_estimator(cfg)
-        rows, timing = _fold_predictions(fold, train_data, estimator, k)
+        rows, timing = _fold_predictions(fold, train_data, estimator, k, setup.prior_shift)
         metrics = fold_metrics(rows["gold"], rows["predicted"])
         metrics.update(timing, n_train=n_train)
         if setup.extra is not None:  # statements added to training only (a transfer corpus, written statements)
             metrics["n_extra"] = len(train_data) - n_train
         if fold.validation is not None:  # model selection looks here, never at the test split
-            checked = _predict_rows(estimator, fold.validation)
+            checked = _predict_rows(estimator, fold.validation, setup.prior_shift)
             validation = fold_metrics(checked["gold"], checked["predicted"])
             metrics.update({f"val_{m}": validation[m] for m in HEADLINE})
         per_fold.append({"fold": k, "held_out": fold.name, **metrics})

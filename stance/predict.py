@@ -114,9 +114,13 @@ def load(model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None):
 
 
 def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
-            progress: bool | None = None):
+            progress: bool | None = None, prior_shift: str | dict[str, float] | None = None):
     """Classify statements (a list of strings, or a DataFrame with ``text`` and optional
-    ``target`` and ``id``); returns a DataFrame with label, confidence and probabilities."""
+    ``target`` and ``id``); returns a DataFrame with label, confidence and probabilities.
+
+    ``prior_shift`` corrects for a label mix other than the training mix (:mod:`stance.prior_shift`):
+    ``"em"`` estimates the mix of these statements, ``{"oppose": 0.5, ...}`` gives it.
+    """
     import pandas as pd
 
     if isinstance(statements, str):
@@ -139,6 +143,14 @@ def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None
                        console=Console(stderr=True))
     parts = [model.predict(frame.iloc[start : start + CHUNK][["text", "target"]]) for start in chunks]
     scores = pd.concat(parts, ignore_index=True)
+    if prior_shift is not None:
+        from stance.models.base import prior_by_label
+        from stance.prior_shift import shift
+
+        shifted = shift(scores[list(LABELS)].to_numpy(), prior_by_label(model.unwrap_python_model().estimator),
+                        prior_shift, LABELS)
+        scores = pd.DataFrame(shifted, columns=list(LABELS))
+        scores.insert(0, "label", [LABELS[i] for i in shifted.argmax(axis=1)])
     out = frame[["id", "text", "target"]].copy()
     out["label"] = scores["label"]
     out["confidence"] = scores[list(LABELS)].max(axis=1)

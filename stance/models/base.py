@@ -61,11 +61,13 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return frame["text"].tolist(), targets
 
     def _set_classes(self, y) -> np.ndarray:
-        """Store ``classes_`` (sorted label names) and return ``y`` as class indices."""
+        """Store ``classes_`` (sorted label names) and ``class_prior_`` (the training label mix,
+        for prior-shift correction) and return ``y`` as class indices."""
         y = np.asarray(y).astype(str)
         if len(y) == 0:
             raise ValueError("cannot fit on no statements")
         self.classes_, encoded = np.unique(y, return_inverse=True)
+        self.class_prior_ = np.bincount(encoded, minlength=len(self.classes_)) / len(encoded)
         return encoded
 
     # ------------------------------------------------------------------ prediction
@@ -128,6 +130,21 @@ def proba_by_label(estimator, X, labels=None) -> np.ndarray:
     for k, label in enumerate(estimator.classes_):
         full[:, labels.index(label)] = proba[:, k]
     return full
+
+
+def prior_by_label(estimator, labels=None) -> np.ndarray:
+    """The training label mix (``class_prior_``) with one entry per label of ``labels``."""
+    from stance.errors import StanceError
+    from stance.labels import LABELS
+
+    labels = list(labels or LABELS)
+    if getattr(estimator, "class_prior_", None) is None:
+        raise StanceError("this model records no training label mix (trained before prior-shift support): "
+                          "retrain it to use a prior shift")
+    prior = np.zeros(len(labels))
+    for k, label in enumerate(estimator.classes_):
+        prior[labels.index(label)] = estimator.class_prior_[k]
+    return prior
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

@@ -19,7 +19,8 @@ class FineTuneClassifier(StanceClassifier):
     backbone encodes sentence pairs. ``pretrained`` takes any local folder or hub id (a hub
     id needs ``HF_HUB_OFFLINE=0`` and a network). The label map (id2label) is saved inside
     the model and checked when it is loaded. Prediction sorts statements by length and pads
-    each batch only to its longest member.
+    each batch only to its longest member. ``class_weight="balanced"`` weighs the
+    cross-entropy loss by inverse label frequency (as the linear models' option does).
     """
 
     family = "transformer"
@@ -27,7 +28,7 @@ class FineTuneClassifier(StanceClassifier):
     def __init__(self, pretrained: str | None = None, max_length: int = 128, epochs: float = 8.0,
                  learning_rate: float = 1e-4, batch_size: int = 8, weight_decay: float = 0.01,
                  warmup: float = 0.1, max_steps: int = -1, use_target: bool = True,
-                 predict_batch_size: int = 64, seed: int = 0):
+                 predict_batch_size: int = 64, class_weight: str | None = None, seed: int = 0):
         self.pretrained = pretrained
         self.max_length = max_length
         self.epochs = epochs
@@ -38,6 +39,7 @@ class FineTuneClassifier(StanceClassifier):
         self.max_steps = max_steps
         self.use_target = use_target
         self.predict_batch_size = predict_batch_size
+        self.class_weight = class_weight
         self.seed = seed
 
     def _encode(self, texts: list[str], targets: list[str], padding=False):
@@ -72,11 +74,27 @@ class FineTuneClassifier(StanceClassifier):
                 dataloader_num_workers=0,
             )
             trainer = Trainer(model=model, args=args, train_dataset=data,
-                              data_collator=DataCollatorWithPadding(self.tokenizer_))
+                              data_collator=DataCollatorWithPadding(self.tokenizer_),
+                              compute_loss_func=self._weighted_loss(encoded))
             trainer.remove_callback(PrinterCallback)  # no metrics dict printed at the end
             trainer.train()
         self.model_ = trainer.model.eval()
         return self
+
+    def _weighted_loss(self, encoded: np.ndarray):
+        """A class-weighted cross-entropy for the Trainer, or None (its own loss) without ``class_weight``."""
+        if self.class_weight is None:
+            return None
+        import torch
+        from sklearn.utils.class_weight import compute_class_weight
+
+        weights = torch.tensor(compute_class_weight(self.class_weight, classes=np.arange(len(self.classes_)),
+                                                    y=encoded), dtype=torch.float32)
+
+        def loss(outputs, labels, num_items_in_batch=None):
+            return torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weights.to(outputs.logits.device))
+
+        return loss
 
     def predict_proba(self, X):
         import torch
