@@ -34,6 +34,7 @@ def default_tracking_uri() -> str:
 class ModelSchema:
     name: str = MISSING
     pretrained: Optional[str] = None  # encoder weights for models that use one (folder or hub id)
+    device: str = "auto"  # models with an encoder: auto (CUDA GPU when present), cpu, cuda, cuda:N
     estimator: Any = MISSING  # {_target_: class, **parameters}
     debug: dict[str, Any] = field(default_factory=dict)  # parameter overrides in debug mode
 

@@ -164,3 +164,36 @@ def test_each_text_is_embedded_once_per_process():
     assert len(pretrained._VECTORS) == 2
     again = pretrained.embed(None, ["Send them."])
     assert np.array_equal(again[0], first[1]) and len(pretrained._VECTORS) == 2
+
+
+def test_device_option_resolves_to_where_the_hardware_is():
+    import torch
+
+    from stance.errors import StanceError
+    from stance.models.encoders import mixed_precision, resolve_device
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu" and mixed_precision("cpu") is None
+    with pytest.raises(StanceError, match="unknown device 'tpu' \\(auto, cpu, cuda or cuda:N\\)"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(StanceError, match="device 'cuda:0': no CUDA GPU is available here"):
+            resolve_device("cuda:0")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [
+    lambda device: EmbeddingLogReg(device=device),
+    lambda device: FineTuneClassifier(max_steps=1, batch_size=4, device=device),
+], ids=["embed_logreg", "finetune"])
+def test_models_run_on_the_device_asked_for(make, xy):
+    import torch
+
+    from stance.errors import StanceError
+
+    X, y = xy
+    proba = make("cpu").fit(X, y).predict_proba(X)
+    assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1)
+    if not torch.cuda.is_available():
+        with pytest.raises(StanceError, match="no CUDA GPU is available"):
+            make("cuda").fit(X, y)

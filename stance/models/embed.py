@@ -12,14 +12,16 @@ class EmbeddingLogReg(StanceClassifier):
 
     The features are the statement's embedding and, with ``use_target``, the target's
     embedding beside it. The encoder is not trained and not pickled: it is loaded again
-    from ``pretrained`` when needed (once per process).
+    from ``pretrained`` when needed (once per process), on ``device`` (auto: a CUDA GPU when
+    there is one).
     """
 
     family = "embedding"
 
     def __init__(self, pretrained: str | None = None, C: float = 1.0, class_weight: str | None = "balanced",
-                 batch_size: int = 32, use_target: bool = True, seed: int = 0):
+                 batch_size: int = 32, use_target: bool = True, device: str = "auto", seed: int = 0):
         self.pretrained = pretrained
+        self.device = device
         self.C = C
         self.class_weight = class_weight
         self.batch_size = batch_size
@@ -30,10 +32,10 @@ class EmbeddingLogReg(StanceClassifier):
         from stance.models.encoders import embed
 
         texts, targets = self._inputs(X)
-        vectors = embed(self.pretrained, texts, self.batch_size)
+        vectors = embed(self.pretrained, texts, self.batch_size, self.device)
         if not self.use_target:
             return vectors
-        return np.hstack([vectors, embed(self.pretrained, targets, self.batch_size)])
+        return np.hstack([vectors, embed(self.pretrained, targets, self.batch_size, self.device)])
 
     def fit(self, X, y):
         from sklearn.linear_model import LogisticRegression

@@ -46,6 +46,38 @@ def load(loader, pretrained: str | None, **kwargs):
         raise StanceError(f"cannot load pretrained model '{pretrained}'{hint}: {str(exc).splitlines()[0]}") from None
 
 
+#: Device settings a model accepts: auto (a CUDA GPU when there is one, else the CPU), cpu, cuda, cuda:N.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """The torch device a model runs on: ``auto`` picks CUDA when a GPU is present, else the CPU;
+    asking for ``cuda`` without one is a clear error, not a silent fall-back."""
+    import torch
+
+    from stance.errors import StanceError
+
+    device = device or "auto"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise StanceError(f"device '{device}': no CUDA GPU is available here (use device=auto or device=cpu)")
+        return device
+    raise StanceError(f"unknown device '{device}' (auto, cpu, cuda or cuda:N)")
+
+
+def mixed_precision(device: str) -> str | None:
+    """``bf16`` on a GPU that supports it, ``fp16`` on another GPU, None (full precision) on the CPU."""
+    import torch
+
+    if not device.startswith("cuda"):
+        return None
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
 def torch_threads() -> None:
     """Use every core the process may run on (torch defaults can be lower in containers)."""
     import torch
@@ -57,13 +89,13 @@ def torch_threads() -> None:
     torch.set_num_threads(max(1, cores))
 
 
-@functools.lru_cache(maxsize=2)
-def sentence_encoder(pretrained: str | None):
-    """A sentence-transformers encoder on the CPU, loaded once per process and model."""
+@functools.lru_cache(maxsize=4)
+def sentence_encoder(pretrained: str | None, device: str = "cpu"):
+    """A sentence-transformers encoder on ``device`` (a resolved one), loaded once per process."""
     from sentence_transformers import SentenceTransformer
 
     torch_threads()
-    return load(SentenceTransformer, pretrained, device="cpu")
+    return load(SentenceTransformer, pretrained, device=device)
 
 
 def encoder_input_limit(pretrained: str | None) -> int:
@@ -76,26 +108,27 @@ def encoder_token_counts(pretrained: str | None, texts: list[str]) -> list[int]:
     return [len(ids) for ids in sentence_encoder(pretrained).tokenizer(texts, truncation=False)["input_ids"]]
 
 
-#: Sentence vectors already computed, by encoder and text (sweeps and folds embed the same texts).
-_VECTORS: dict[tuple[str | None, str], object] = {}
+#: Sentence vectors already computed, by encoder, device and text (sweeps and folds embed the same texts).
+_VECTORS: dict[tuple[str | None, str, str], object] = {}
 _VECTORS_LIMIT = 500_000
 
 
-def embed(pretrained: str | None, texts: list[str], batch_size: int = 64):
-    """Sentence embeddings of ``texts`` (a NumPy array), each text encoded once per process.
+def embed(pretrained: str | None, texts: list[str], batch_size: int = 64, device: str | None = "auto"):
+    """Sentence embeddings of ``texts`` (a NumPy array), each text encoded once per process and device.
 
     The encoder is frozen, so a text's vector never changes; folds and the runs of a sweep
     reuse it instead of encoding the same corpus again.
     """
     import numpy as np
 
-    missing = list(dict.fromkeys(t for t in texts if (pretrained, t) not in _VECTORS))
+    device = resolve_device(device)
+    missing = list(dict.fromkeys(t for t in texts if (pretrained, device, t) not in _VECTORS))
     if missing:
-        vectors = sentence_encoder(pretrained).encode(missing, batch_size=batch_size, convert_to_numpy=True,
-                                                      show_progress_bar=False)
+        vectors = sentence_encoder(pretrained, device).encode(missing, batch_size=batch_size, convert_to_numpy=True,
+                                                              show_progress_bar=False)
         if len(_VECTORS) + len(missing) > _VECTORS_LIMIT:
             _VECTORS.clear()
-        _VECTORS.update(((pretrained, t), v) for t, v in zip(missing, vectors))
+        _VECTORS.update(((pretrained, device, t), v) for t, v in zip(missing, vectors))
         found = dict(zip(missing, vectors))
-        return np.stack([found[t] if t in found else _VECTORS[(pretrained, t)] for t in texts])
-    return np.stack([_VECTORS[(pretrained, t)] for t in texts]) if texts else np.zeros((0, 0))
+        return np.stack([found[t] if t in found else _VECTORS[(pretrained, device, t)] for t in texts])
+    return np.stack([_VECTORS[(pretrained, device, t)] for t in texts]) if texts else np.zeros((0, 0))

@@ -21,6 +21,9 @@ class FineTuneClassifier(StanceClassifier):
     the model and checked when it is loaded. Prediction sorts statements by length and pads
     each batch only to its longest member. ``class_weight="balanced"`` weighs the
     cross-entropy loss by inverse label frequency (as the linear models' option does).
+    ``device``: auto (a CUDA GPU when there is one), cpu, cuda or cuda:N; on a GPU training runs
+    in bf16 (fp16 where bf16 is not supported) unless ``mixed_precision=False``.
+    ``gradient_accumulation_steps`` makes the effective batch ``batch_size`` times that.
     """
 
     family = "transformer"
@@ -28,7 +31,8 @@ class FineTuneClassifier(StanceClassifier):
     def __init__(self, pretrained: str | None = None, max_length: int = 128, epochs: float = 8.0,
                  learning_rate: float = 1e-4, batch_size: int = 8, weight_decay: float = 0.01,
                  warmup: float = 0.1, max_steps: int = -1, use_target: bool = True,
-                 predict_batch_size: int = 64, class_weight: str | None = None, seed: int = 0):
+                 predict_batch_size: int = 64, class_weight: str | None = None, device: str = "auto",
+                 mixed_precision: bool = True, gradient_accumulation_steps: int = 1, seed: int = 0):
         self.pretrained = pretrained
         self.max_length = max_length
         self.epochs = epochs
@@ -40,6 +44,9 @@ class FineTuneClassifier(StanceClassifier):
         self.use_target = use_target
         self.predict_batch_size = predict_batch_size
         self.class_weight = class_weight
+        self.device = device
+        self.mixed_precision = mixed_precision
+        self.gradient_accumulation_steps = gradient_accumulation_steps
         self.seed = seed
 
     def _encode(self, texts: list[str], targets: list[str], padding=False):
@@ -51,9 +58,11 @@ class FineTuneClassifier(StanceClassifier):
         from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
                                   PrinterCallback, Trainer, TrainingArguments, set_seed)
 
-        from stance.models.encoders import load, torch_threads
+        from stance.models.encoders import load, mixed_precision, resolve_device, torch_threads
 
         torch_threads()
+        device = resolve_device(self.device)
+        precision = mixed_precision(device) if self.mixed_precision else None
         texts, targets = self._remember_targets(X)
         encoded = self._set_classes(y)
         set_seed(self.seed)  # the new head's initial weights
@@ -70,7 +79,9 @@ class FineTuneClassifier(StanceClassifier):
                 output_dir=scratch, num_train_epochs=self.epochs, max_steps=self.max_steps,
                 learning_rate=self.learning_rate, per_device_train_batch_size=self.batch_size,
                 weight_decay=self.weight_decay, warmup_steps=self.warmup, seed=self.seed, data_seed=self.seed,
-                use_cpu=True, report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
+                gradient_accumulation_steps=self.gradient_accumulation_steps, use_cpu=device == "cpu",
+                bf16=precision == "bf16", fp16=precision == "fp16",
+                report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
                 dataloader_num_workers=0,
             )
             trainer = Trainer(model=model, args=args, train_dataset=data,
@@ -78,8 +89,13 @@ class FineTuneClassifier(StanceClassifier):
                               compute_loss_func=self._weighted_loss(encoded))
             trainer.remove_callback(PrinterCallback)  # no metrics dict printed at the end
             trainer.train()
-        self.model_ = trainer.model.eval()
+        self.model_ = trainer.model.float().eval()
         return self
+
+    def _torch_device(self) -> str:
+        from stance.models.encoders import resolve_device
+
+        return resolve_device(getattr(self, "device", "cpu"))  # models saved before the option: the CPU
 
     def _weighted_loss(self, encoded: np.ndarray):
         """A class-weighted cross-entropy for the Trainer, or None (its own loss) without ``class_weight``."""
@@ -92,7 +108,7 @@ class FineTuneClassifier(StanceClassifier):
                                                     y=encoded), dtype=torch.float32)
 
         def loss(outputs, labels, num_items_in_batch=None):
-            return torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weights.to(outputs.logits.device))
+            return torch.nn.functional.cross_entropy(outputs.logits.float(), labels, weight=weights.to(outputs.logits.device))
 
         return loss
 
@@ -102,12 +118,14 @@ class FineTuneClassifier(StanceClassifier):
         texts, targets = self._inputs(X)
         order = np.argsort([len(t) for t in texts], kind="stable")
         proba = np.zeros((len(texts), len(self.classes_)))
+        device = self._torch_device()
+        self.model_.to(device)
         with torch.inference_mode():
             for start in range(0, len(texts), self.predict_batch_size):
                 batch = order[start : start + self.predict_batch_size]
                 inputs = self._encode([texts[i] for i in batch], [targets[i] for i in batch], padding="longest")
-                logits = self.model_(**{k: torch.tensor(v) for k, v in inputs.items()}).logits
-                proba[batch] = torch.softmax(logits, dim=-1).numpy()
+                logits = self.model_(**{k: torch.tensor(v, device=device) for k, v in inputs.items()}).logits
+                proba[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return proba
 
     def input_limit(self) -> int:

@@ -18,7 +18,8 @@ class SetFitClassifier(StanceClassifier):
     SetFit takes one text, so with ``use_target`` the input is ``"<target>: <statement>"``.
     The logistic-regression head weighs classes by ``class_weight`` (as the other linear
     models do), so that a rare label is not drowned out.
-    ``max_steps`` (when > 0) caps the contrastive phase, for quick debug runs.
+    ``max_steps`` (when > 0) caps the contrastive phase, for quick debug runs. ``device``: auto
+    (a CUDA GPU when there is one, with mixed precision), cpu, cuda or cuda:N.
     """
 
     family = "setfit"
@@ -26,7 +27,7 @@ class SetFitClassifier(StanceClassifier):
     def __init__(self, pretrained: str | None = None, num_iterations: int = 5, num_epochs: int = 1,
                  batch_size: int = 16, body_learning_rate: float = 2e-5, max_steps: int = -1,
                  max_length: int = 128, class_weight: str | None = "balanced", use_target: bool = True,
-                 seed: int = 0):
+                 device: str = "auto", seed: int = 0):
         self.pretrained = pretrained
         self.num_iterations = num_iterations
         self.num_epochs = num_epochs
@@ -35,6 +36,7 @@ class SetFitClassifier(StanceClassifier):
         self.max_steps = max_steps
         self.max_length = max_length
         self.class_weight = class_weight
+        self.device = device
         self.use_target = use_target
         self.seed = seed
 
@@ -49,13 +51,14 @@ class SetFitClassifier(StanceClassifier):
         from setfit import SetFitModel, Trainer, TrainingArguments
         from transformers import ProgressCallback, set_seed
 
-        from stance.models.encoders import load, torch_threads
+        from stance.models.encoders import load, mixed_precision, resolve_device, torch_threads
 
         torch_threads()
+        device = resolve_device(self.device)
         self._remember_targets(X)
         encoded = self._set_classes(y)
         set_seed(self.seed)
-        model = load(SetFitModel.from_pretrained, self.pretrained, labels=list(self.classes_), device="cpu")
+        model = load(SetFitModel.from_pretrained, self.pretrained, labels=list(self.classes_), device=device)
         model.model_head.set_params(class_weight=self.class_weight, random_state=self.seed, max_iter=2000)
         data = Dataset.from_dict({"text": self._texts(X), "label": encoded.tolist()})
         with tempfile.TemporaryDirectory() as scratch:
@@ -63,6 +66,7 @@ class SetFitClassifier(StanceClassifier):
                 output_dir=scratch, batch_size=self.batch_size, num_epochs=self.num_epochs,
                 num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
                 max_steps=self.max_steps, max_length=self.max_length, seed=self.seed,
+                use_amp=mixed_precision(device) is not None,
                 report_to="none", save_strategy="no", logging_strategy="no", show_progress_bar=False,
             )
             trainer = Trainer(model=model, args=args, train_dataset=data)
@@ -93,6 +97,9 @@ class SetFitClassifier(StanceClassifier):
     def _load_weights(self, path: Path) -> None:
         from setfit import SetFitModel
 
-        self.model_ = SetFitModel.from_pretrained(str(path / WEIGHTS_DIR), local_files_only=True, device="cpu")
+        from stance.models.encoders import resolve_device
+
+        device = resolve_device(getattr(self, "device", "cpu"))  # models saved before the option: the CPU
+        self.model_ = SetFitModel.from_pretrained(str(path / WEIGHTS_DIR), local_files_only=True, device=device)
         if list(self.model_.labels or []) != list(self.classes_):
             raise ValueError(f"saved SetFit labels {self.model_.labels} do not match classes_ {list(self.classes_)}")

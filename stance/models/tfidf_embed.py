@@ -15,10 +15,11 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     in the process, and never pickled.
     """
 
-    def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64):
+    def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64, device: str = "auto"):
         self.pretrained = pretrained
         self.weight = weight
         self.batch_size = batch_size
+        self.device = device
 
     def fit(self, X, y=None):
         return self
@@ -26,7 +27,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         from stance.models.encoders import embed
 
-        return embed(self.pretrained, [str(x) for x in X], self.batch_size) * self.weight
+        return embed(self.pretrained, [str(x) for x in X], self.batch_size, self.device) * self.weight
 
 
 class TfidfEmbeddingClassifier(TfidfClassifier):
@@ -43,16 +44,17 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
                  char_ngrams: tuple[int, int] = (2, 5), min_df: int = 1, sublinear_tf: bool = True,
                  C: float = 1.0, class_weight: str | None = "balanced", use_target: bool = True,
                  per_target: bool = False, pretrained: str | None = None, embedding_weight: float = 1.0,
-                 batch_size: int = 64, seed: int = 0):
+                 batch_size: int = 64, device: str = "auto", seed: int = 0):
         super().__init__(classifier=classifier, word_ngrams=word_ngrams, char_ngrams=char_ngrams, min_df=min_df,
                          sublinear_tf=sublinear_tf, C=C, class_weight=class_weight, use_target=use_target,
                          per_target=per_target, seed=seed)
         self.pretrained = pretrained
         self.embedding_weight = embedding_weight
         self.batch_size = batch_size
+        self.device = device
 
     def _feature_parts(self) -> list:
-        embedder = SentenceEmbedder(self.pretrained, self.embedding_weight, self.batch_size)
+        embedder = SentenceEmbedder(self.pretrained, self.embedding_weight, self.batch_size, self.device)
         return [*super()._feature_parts(), ("embedding", embedder, "text")]
 
     def input_limit(self) -> int:
