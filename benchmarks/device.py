@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def build(model: str, device: str, pretrained: str | None, epochs: float | None, seed: int):
+def build(model: str, device: str, pretrained: str | None, epochs: float | None, seed: int,
+          mixed_precision: bool = True):
     """The classifier ``conf/model/<model>.yaml`` configures, on ``device``."""
     from stance.models import EmbeddingLogReg, FineTuneClassifier, SetFitClassifier, TfidfEmbeddingClassifier
 
@@ -42,7 +43,7 @@ def build(model: str, device: str, pretrained: str | None, epochs: float | None,
                                 body_learning_rate=2e-5, max_length=128, seed=seed)
     if model == "finetune":
         return FineTuneClassifier(pretrained=pretrained, device=device, epochs=epochs or 8.0, learning_rate=1e-4,
-                                  batch_size=8, seed=seed)
+                                  batch_size=8, mixed_precision=mixed_precision, seed=seed)
     raise SystemExit(f"unknown model '{model}'")
 
 
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--max-folds", type=int, default=0, help="Only the first N folds (0: all).")
     parser.add_argument("--epochs", type=float, default=None, help="Fine-tuning epochs (default: the config's 8).")
     parser.add_argument("--no-written", action="store_true", help="Train on the article statements alone.")
+    parser.add_argument("--no-mixed-precision", action="store_true", help="Fine-tune in fp32 on a GPU too.")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--out", default=None, help="Also write the figures as JSON here.")
     args = parser.parse_args()
@@ -91,7 +93,7 @@ def main() -> None:
         for device in args.devices.split(","):
             per_fold, pairs, fit_seconds = [], [], []
             for name, train, test in folds:
-                estimator = build(model, device, args.pretrained, args.epochs, args.seed)
+                estimator = build(model, device, args.pretrained, args.epochs, args.seed, not args.no_mixed_precision)
                 X = pd.concat([X_art.iloc[train], X_w], ignore_index=True)
                 y = np.concatenate([y_art[train], y_w])
                 if device.startswith("cuda"):
@@ -106,7 +108,8 @@ def main() -> None:
                 per_fold.append(fold_metrics(gold, predicted))
                 pairs.append((gold, predicted))
             summary = summarise(per_fold, pairs, n_resamples=1000, seed=args.seed)
-            row = {"model": model, "device": device, "folds": len(folds),
+            row = {"model": model, "device": device, "folds": len(folds), "written": len(X_w),
+                   "mixed_precision": device.startswith("cuda") and not args.no_mixed_precision,
                    "fit_seconds_per_fold": float(np.mean(fit_seconds)),
                    "seconds_per_epoch": float(np.mean(fit_seconds)) / epochs_of(estimator),
                    "macro_f1": summary["macro_f1_mean"], "ci_low": summary["macro_f1_ci_low"],

@@ -55,6 +55,14 @@ class SetFitClassifier(StanceClassifier):
 
         torch_threads()
         device = resolve_device(self.device)
+        if device == "cpu" and self.device == "cpu":
+            import torch
+
+            if torch.cuda.is_available():  # SetFit's trainer places the body on any visible GPU itself
+                from stance.errors import StanceError
+
+                raise StanceError("SetFit trains on a visible GPU whatever device says: hide it with "
+                                  "CUDA_VISIBLE_DEVICES= to train on the CPU")
         self._remember_targets(X)
         encoded = self._set_classes(y)
         set_seed(self.seed)
