@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -289,3 +290,13 @@ def test_backbone_choice_sets_every_encoder_model(tmp_path):
         cfg = compose([f"model={model}", "backbone=mpnet"])
         assert cfg.model.pretrained == "packaged:all-mpnet-base-v2"
     assert compose(["model=finetune"]).model.estimator.pretrained is None
+
+
+@pytest.mark.slow
+def test_the_optional_mpnet_backbone_loads_from_its_packages():
+    from stance.models import encoders
+
+    path, local_only = encoders.resolve("packaged:all-mpnet-base-v2")
+    assert local_only and (Path(path) / "model.safetensors").is_file()
+    vectors = encoders.embed("packaged:all-mpnet-base-v2", ["Troops must stay out."], device="cpu")
+    assert vectors.shape == (1, 768)
