@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stance.models.base import StanceClassifier, as_frame
+from stance.models.base import StanceClassifier, as_frame, proba_by_label
 
 
 class StackingEnsemble(StanceClassifier):
@@ -52,11 +52,7 @@ class StackingEnsemble(StanceClassifier):
         return self
 
     def predict_proba(self, X):
-        proba = self.model_.predict_proba(as_frame(X))
-        full = np.zeros((proba.shape[0], len(self.classes_)))
-        for k, label in enumerate(self.model_.classes_):
-            full[:, list(self.classes_).index(label)] = proba[:, k]
-        return full
+        return proba_by_label(self.model_, as_frame(X), list(self.classes_))
 
 
 class Calibrated(StanceClassifier):
@@ -87,8 +83,4 @@ class Calibrated(StanceClassifier):
         return self
 
     def predict_proba(self, X):
-        proba = self.model_.predict_proba(as_frame(X))
-        full = np.zeros((proba.shape[0], len(self.classes_)))
-        for k, label in enumerate(self.model_.classes_):
-            full[:, list(self.classes_).index(label)] = proba[:, k]
-        return full
+        return proba_by_label(self.model_, as_frame(X), list(self.classes_))
