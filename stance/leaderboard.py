@@ -80,8 +80,9 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
         "Each run is tested against the best on the same statements: Δ is the best's score minus the run's "
         "(paired bootstrap CI), p rand. is a two-sided approximate randomisation test of that difference, "
         "p Holm adjusts it for the number of runs tested, and McNemar b/c counts statements only the best / "
-        "only the run gets right (exact test). ECE is the expected calibration error of the top label "
-        "(10 confidence bins, mean over folds; 0 is perfectly calibrated).")
+        "only the run gets right (exact test)."
+        + (" ECE is the expected calibration error of the top label (10 confidence bins, mean over folds; "
+           "0 is perfectly calibrated)." if any("ece_mean" in e.metrics for e in comparison.entries) else ""))
     if comparison.failed:
         lines += ["", "Runs without results: " + ", ".join(f"{e.label} ({e.status})" for e in comparison.failed)]
     if comparison.select_by:
