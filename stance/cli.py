@@ -347,13 +347,22 @@ def experiments_command(readme, overrides) -> None:
 @click.option("-o", "--output", default=None, help="Write a .csv or .jsonl file instead of printing.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table",
               show_default=True, help="What to print when there is no --output.")
+@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder (faster; labels may differ "
+              "slightly: see benchmarks/lean.py).")
+@click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow instead of its lean "
+              "artefact (slower to start; any model family).")
 @user_errors
 def predict_command(statements, input_path, model_uri, tracking_uri, target, text_column, target_column, input_format,
-                    prior_shift, output, fmt) -> None:
-    """Classify statements given as arguments, in a file, or on standard input."""
+                    prior_shift, output, fmt, int8, through_mlflow) -> None:
+    """Classify statements given as arguments, in a file, or on standard input.
+
+    The model is read from its lean artefact (ONNX encoder and plain arrays, built once per
+    model version and checked against the store), so a cold start takes about a second;
+    a family without a lean form loads through MLflow, with a notice.
+    """
     import logging
 
-    from stance.predict import predict, read_statements, write_predictions
+    from stance.predict import classify, read_statements, write_predictions
     from stance.runtime import quiet_libraries
 
     quiet_libraries()
@@ -373,8 +382,9 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
         click.echo(f"skipped {given.blank} blank statement(s)", err=True)
     from stance.prior_shift import parse_mix
 
-    table = predict(given.frame, model_uri or CHAMPION_URI, tracking_uri,
-                    prior_shift=parse_mix(prior_shift) if prior_shift else None)
+    table = classify(given.rows, model_uri or CHAMPION_URI, tracking_uri,
+                     prior_shift=parse_mix(prior_shift) if prior_shift else None, lean=not through_mlflow,
+                     precision="int8" if int8 else "fp32")
     text = write_predictions(table, output, fmt)
     if output:
         click.echo(f"{len(table)} predictions -> {output}", err=True)

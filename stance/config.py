@@ -22,6 +22,20 @@ CHAMPION_ALIAS = "champion"
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 
 
+def resolve_uri(uri: str) -> str:
+    """Make a relative ``sqlite:///path`` absolute, so the store does not move with the cwd."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
+        return prefix + str(Path(uri[len(prefix):]).resolve())
+    return uri
+
+
+def cache_dir() -> Path:
+    """Where derived files are kept between runs (unpacked encoders, lean artefacts):
+    ``$STANCE_CACHE``, else ``~/.cache/stance``."""
+    return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
+
+
 def default_tracking_uri() -> str:
     """The store commands use without a config: ``$MLFLOW_TRACKING_URI``, else the embedded
     ``mlflow.db`` under ``$STANCE_ROOT`` (default: the current folder), exactly as

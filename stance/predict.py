@@ -31,14 +31,23 @@ DEFAULT_MODEL = CHAMPION_URI
 CHUNK = 512
 #: Inputs longer than this many statements get a progress bar.
 PROGRESS_FROM = 2 * CHUNK
+#: The columns of a prediction.
+COLUMNS = ["id", "text", "target", "label", "confidence", *(f"p_{label}" for label in LABELS)]
 
 
 @dataclass
 class Statements:
-    """Statements to classify, and how many blank ones were skipped."""
+    """Statements to classify (``rows``: dicts with id, text, target), and how many blank ones
+    were skipped. ``frame`` gives them as a DataFrame."""
 
-    frame: Any  # DataFrame with id, text, target
+    rows: list[dict]
     blank: int = 0
+
+    @property
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=["id", "text", "target"])
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -76,8 +85,6 @@ def read_statements(statements: Iterable[str] = (), *, path: str | Path | None =
     ``fmt`` forces the format (text, csv, tsv, jsonl); otherwise the file suffix decides and
     bytes are read as plain text. ``target`` fills in a missing target.
     """
-    import pandas as pd
-
     if path is not None:
         path = Path(path)
         if not path.is_file():
@@ -102,71 +109,195 @@ def read_statements(statements: Iterable[str] = (), *, path: str | Path | None =
     if not kept:
         where = f" ({blank} blank skipped)" if blank else ""
         raise StanceError(f"no statements to classify{where}", path=None if data is None else name)
-    return Statements(pd.DataFrame(kept, columns=["id", "text", "target"]), blank)
+    return Statements(kept, blank)
 
 
-@functools.lru_cache(maxsize=4)
-def load(model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None):
-    """The pyfunc model behind a URI (cached: loading a transformer takes seconds)."""
+def _by_label(proba, classes):
+    """Probability columns in :data:`LABELS` order (0 for a label the model never saw)."""
+    import numpy as np
+
+    full = np.zeros((proba.shape[0], len(LABELS)))
+    for k, label in enumerate(classes):
+        if label in LABELS:
+            full[:, LABELS.index(label)] = proba[:, k]
+    return full
+
+
+class LeanPredictor:
+    """A model read from its lean artefact (numpy, onnxruntime, tokenizers: no MLflow, no torch)."""
+
+    def __init__(self, model, precision: str):
+        self.model, self.how = model, f"lean {precision}"
+
+    def scores(self, texts: list[str], targets: list[str | None]):
+        return _by_label(self.model.predict_proba(texts, targets), self.model.classes_)
+
+    def class_prior(self):
+        if not len(self.model.class_prior_):
+            raise StanceError("this model records no training label mix: retrain it to use a prior shift")
+        return _by_label(self.model.class_prior_[None, :], self.model.classes_)[0]
+
+    def truncated(self, texts: list[str], targets: list[str | None]):
+        return self.model.truncated(texts)
+
+    def input_limit(self):
+        return self.model.input_limit()
+
+
+class MlflowPredictor:
+    """A model loaded through MLflow's pyfunc flavour (any family; imports MLflow and torch)."""
+
+    how = "mlflow"
+
+    def __init__(self, model):
+        self.model = model
+        self.estimator = getattr(model.unwrap_python_model(), "estimator", None)
+
+    @staticmethod
+    def _frame(texts, targets):
+        import pandas as pd
+
+        return pd.DataFrame({"text": texts, "target": targets})
+
+    def scores(self, texts: list[str], targets: list[str | None]):
+        return self.model.predict(self._frame(texts, targets))[list(LABELS)].to_numpy()
+
+    def class_prior(self):
+        from stance.models.base import prior_by_label
+
+        return prior_by_label(self.estimator, LABELS)
+
+    def truncated(self, texts: list[str], targets: list[str | None]):
+        import numpy as np
+
+        if self.estimator is None:
+            return np.zeros(len(texts), dtype=bool)
+        return self.estimator.truncated(self._frame(texts, targets))
+
+    def input_limit(self):
+        return None if self.estimator is None else self.estimator.input_limit()
+
+
+@functools.lru_cache(maxsize=8)
+def load(model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, lean: bool = True,
+         precision: str = "fp32"):
+    """The model behind a URI, ready to predict (cached per process).
+
+    With ``lean`` (the default) it is read from its lean artefact (:mod:`stance.lean`), built
+    once from the logged model and checked against the store on every load; a model family
+    without a lean form, or a store that cannot be asked cheaply, loads through MLflow.
+    ``precision="int8"`` uses the int8 copy of the sentence encoder.
+    """
+    tracking_uri = tracking_uri or default_tracking_uri()
+    if precision not in ("fp32", "int8"):
+        raise StanceError(f"unknown precision '{precision}' (fp32 or int8)")
+    if lean:
+        from stance.lean.cache import open_lean
+
+        model, fallback, notice = open_lean(model_uri, tracking_uri, precision)
+        if model is not None:
+            return LeanPredictor(model, precision)
+        if notice:
+            log.warning("%s", notice)
+        if fallback is not None:
+            return MlflowPredictor(fallback)
     from stance.tracking.registry import load_model
 
-    return load_model(model_uri, tracking_uri or default_tracking_uri())
+    return MlflowPredictor(load_model(model_uri, tracking_uri))
 
 
-def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
-            progress: bool | None = None, prior_shift: str | dict[str, float] | None = None):
-    """Classify statements (a list of strings, or a DataFrame with ``text`` and optional
-    ``target`` and ``id``); returns a DataFrame with label, confidence and probabilities.
-
-    ``prior_shift`` corrects for a label mix other than the training mix (:mod:`stance.prior_shift`):
-    ``"em"`` estimates the mix of these statements, ``{"oppose": 0.5, ...}`` gives it.
-    """
-    import pandas as pd
-
+def _rows(statements, target: str | None) -> list[dict]:
+    """Input rows (id, text, target) from strings, dicts or a DataFrame."""
     if isinstance(statements, str):
         statements = [statements]
-    frame = statements if isinstance(statements, pd.DataFrame) else read_statements(statements, target=target).frame
-    frame = frame.reset_index(drop=True)
-    if "id" not in frame.columns:
-        frame.insert(0, "id", [str(k) for k in range(1, len(frame) + 1)])
-    if "target" not in frame.columns:
-        frame["target"] = target
-    model = load(model_uri, tracking_uri)
-    _warn_truncation(model, frame)
-    chunks = range(0, len(frame), CHUNK)
-    show = len(frame) >= PROGRESS_FROM if progress is None else progress
+    if hasattr(statements, "to_dict"):  # a DataFrame
+        records = statements.to_dict(orient="records")
+    else:
+        statements = list(statements)
+        if statements and isinstance(statements[0], dict):
+            records = statements
+        else:
+            return read_statements(statements, target=target).rows
+    rows = []
+    for k, record in enumerate(records, start=1):
+        given = record.get("target")
+        rows.append({"id": str(record["id"]) if record.get("id") not in (None, "") else str(k),
+                     "text": record["text"],
+                     "target": given if isinstance(given, str) and given.strip() else target})
+    return rows
+
+
+def classify(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None,
+             target: str | None = None, progress: bool | None = None,
+             prior_shift: str | dict[str, float] | None = None, lean: bool = True,
+             precision: str = "fp32") -> list[dict]:
+    """:func:`predict` without pandas: one dict per statement (what the CLI writes)."""
+    import numpy as np
+
+    rows = _rows(statements, target)
+    model = load(model_uri, tracking_uri, lean, precision)
+    texts = [row["text"] for row in rows]
+    targets = [row["target"] for row in rows]
+    _warn_truncation(model, rows)
+    chunks = range(0, len(rows), CHUNK)
+    show = len(rows) >= PROGRESS_FROM if progress is None else progress
     if show:
         from rich.console import Console
         from rich.progress import track
 
         chunks = track(chunks, description="classifying", total=len(chunks), transient=True,
                        console=Console(stderr=True))
-    parts = [model.predict(frame.iloc[start : start + CHUNK][["text", "target"]]) for start in chunks]
-    scores = pd.concat(parts, ignore_index=True)
+    scores = np.concatenate([model.scores(texts[start : start + CHUNK], targets[start : start + CHUNK])
+                             for start in chunks])
     if prior_shift is not None:
-        from stance.models.base import prior_by_label
         from stance.prior_shift import shift
 
-        shifted = shift(scores[list(LABELS)].to_numpy(), prior_by_label(model.unwrap_python_model().estimator),
-                        prior_shift, LABELS)
-        scores = pd.DataFrame(shifted, columns=list(LABELS))
-        scores.insert(0, "label", [LABELS[i] for i in shifted.argmax(axis=1)])
-    out = frame[["id", "text", "target"]].copy()
-    out["label"] = scores["label"]
-    out["confidence"] = scores[list(LABELS)].max(axis=1)
-    for label in LABELS:
-        out[f"p_{label}"] = scores[label]
+        scores = shift(scores, model.class_prior(), prior_shift, LABELS)
+    out = []
+    for row, proba in zip(rows, scores):
+        best = int(np.argmax(proba))
+        out.append({"id": row["id"], "text": row["text"], "target": row["target"], "label": LABELS[best],
+                    "confidence": float(proba[best]),
+                    **{f"p_{label}": float(p) for label, p in zip(LABELS, proba)}})
     return out
 
 
-def _warn_truncation(model, frame) -> None:
-    estimator = getattr(model.unwrap_python_model(), "estimator", None)
-    if estimator is None:
+def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
+            progress: bool | None = None, prior_shift: str | dict[str, float] | None = None, lean: bool = True,
+            precision: str = "fp32"):
+    """Classify statements (a list of strings, or a DataFrame with ``text`` and optional
+    ``target`` and ``id``); returns a DataFrame with label, confidence and probabilities.
+
+    ``prior_shift`` corrects for a label mix other than the training mix (:mod:`stance.prior_shift`):
+    ``"em"`` estimates the mix of these statements, ``{"oppose": 0.5, ...}`` gives it.
+    ``lean=False`` loads the model through MLflow instead of its lean artefact; ``precision="int8"``
+    uses the int8 sentence encoder.
+    """
+    import pandas as pd
+
+    return pd.DataFrame(classify(statements, model_uri, tracking_uri, target, progress, prior_shift, lean, precision),
+                        columns=COLUMNS)
+
+
+def _warn_truncation(model, rows: list[dict]) -> None:
+    if model.input_limit() is None:
         return
-    too_long = estimator.truncated(frame[["text", "target"]])
+    too_long = model.truncated([r["text"] for r in rows], [r["target"] for r in rows])
     if too_long.any():
+        ids = [row["id"] for row, cut in zip(rows, too_long) if cut][:5]
         log.warning("%d statement(s) longer than the model's limit of %s tokens were truncated (ids: %s)",
-                    int(too_long.sum()), estimator.input_limit(), ", ".join(frame["id"][too_long].head(5)))
+                    int(too_long.sum()), model.input_limit(), ", ".join(ids))
+
+
+def records(table) -> list[dict]:
+    """Predictions as a list of dicts, from :func:`classify` (already one) or a DataFrame."""
+    if not hasattr(table, "to_dict"):
+        return list(table)
+    rows = table.to_dict(orient="records")
+    for row in rows:  # a missing target is None, as classify gives it, not NaN
+        if not isinstance(row.get("target"), str):
+            row["target"] = None
+    return rows
 
 
 def predictions_table(table, width: int = 60):
@@ -176,7 +307,7 @@ def predictions_table(table, width: int = 60):
     header = ["id", "label", "confidence", *LABELS, "text"]
     rows = [[str(row["id"]), row["label"], f"{row['confidence']:.3f}", *(f"{row[f'p_{label}']:.3f}" for label in LABELS),
              row["text"] if len(row["text"]) <= width else row["text"][: width - 1] + "…"]
-            for row in table.to_dict(orient="records")]
+            for row in records(table)]
     return rich_table(header, rows, justify=["left", "left", *["right"] * (1 + len(LABELS)), "left"])
 
 
@@ -193,9 +324,16 @@ def write_predictions(table, output: str | Path | None = None, fmt: str = "table
     if fmt == "table":
         return None
     if fmt == "csv":
-        text = table.to_csv(index=False)
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records(table))
+        text = buffer.getvalue()
     elif fmt == "jsonl":
-        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in table.to_dict(orient="records"))
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in records(table))
     else:
         raise StanceError(f"unknown output format '{fmt}' (table, csv or jsonl)")
     if output is not None:

@@ -210,3 +210,19 @@ def registered(tmp_path_factory):
     version = register(uri, result.run_id, "stance-test", "champion")
     return {"uri": uri, "model": "models:/stance-test@champion", "run_id": result.run_id, "version": version,
             "home": home, "cfg": cfg}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lean_cache(tmp_path_factory):
+    """Lean artefacts (and the encoders exported to ONNX) go to a folder of this test session,
+    so every session exports them afresh and nothing is left in the user's cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("lean-cache")
+    saved = os.environ.get("STANCE_LEAN_CACHE")
+    os.environ["STANCE_LEAN_CACHE"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("STANCE_LEAN_CACHE", None)
+    else:
+        os.environ["STANCE_LEAN_CACHE"] = saved

@@ -91,6 +91,18 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def _token_counts(self, texts: list[str], targets: list[str]) -> list[int]:
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ lean export
+    def lean_spec(self, spec) -> dict:
+        """This model's inference as plain arrays for :mod:`stance.lean` (``{target or "*": {"features": [...],
+        "head": {...}}}``, filled through ``spec``, a :class:`stance.lean.spec.Spec`).
+
+        A model that cannot be written that way raises ``NotExportable`` saying why; it then
+        serves through MLflow.
+        """
+        from stance.lean.spec import NotExportable
+
+        raise NotExportable(f"{type(self).__name__} ({self.family}) has no lean export")
+
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to a folder (created if needed)."""

@@ -24,6 +24,12 @@ class MajorityClass(StanceClassifier):
         proba[:, int(np.argmax(self.prior_))] = 1.0
         return proba
 
+    def lean_spec(self, spec) -> dict:
+        proba = np.zeros(len(self.classes_))
+        proba[int(np.argmax(self.prior_))] = 1.0
+        return {"*": {"features": [], "head": {"kind": "constant", "classes": list(range(len(self.classes_))),
+                                                "proba": spec.array(proba)}}}
+
 
 class StratifiedRandom(MajorityClass):
     """Draws each prediction at random from the training label distribution (seeded).
@@ -38,3 +44,8 @@ class StratifiedRandom(MajorityClass):
         n = len(self._inputs(X)[0])
         draws = np.random.default_rng(self.seed).choice(len(self.classes_), size=n, p=self.prior_)
         return np.eye(len(self.classes_))[draws]
+
+    def lean_spec(self, spec) -> dict:
+        from stance.lean.spec import NotExportable
+
+        raise NotExportable("the stratified baseline draws its predictions at random; it has no lean export")

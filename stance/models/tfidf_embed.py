@@ -29,6 +29,9 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
         return embed(self.pretrained, [str(x) for x in X], self.batch_size, self.device) * self.weight
 
+    def lean_block(self, spec, column: str) -> dict:
+        return spec.embedding(self.pretrained, column, self.weight)
+
 
 class TfidfEmbeddingClassifier(TfidfClassifier):
     """:class:`TfidfClassifier` whose features also hold the statement's sentence embedding.

@@ -23,6 +23,7 @@ from typing import Any
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from stance.config import resolve_uri
 from stance.errors import StanceError
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,6 @@ TAG_ROLE = "stance.role"
 TAG_MODEL_URI = "stance.model_uri"
 TAG_OVERRIDES = "stance.overrides"
 OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
-
-
-def resolve_uri(uri: str) -> str:
-    """Make a relative ``sqlite:///path`` absolute, so the store does not move with the cwd."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
-        return prefix + str(Path(uri[len(prefix):]).resolve())
-    return uri
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
