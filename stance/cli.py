@@ -396,6 +396,40 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
         _console().print(predictions_table(table))
 
 
+@main.command("serve")
+@click.option("-m", "--model", "model_uri", default=None, help=f"Any MLflow model URI. [default: {CHAMPION_URI}]")
+@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
+@click.option("-p", "--port", default=8080, show_default=True, type=int)
+@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder.")
+@click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow, not its lean artefact.")
+@user_errors
+def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow) -> None:
+    """Serve a model over HTTP: GET /health, POST /predict with {"statements": [{"text": ...}, ...]}."""
+    import logging
+
+    from stance.predict import load
+    from stance.runtime import quiet_libraries
+    from stance.serve import make_server
+
+    quiet_libraries()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    uri = model_uri or CHAMPION_URI
+    model = load(uri, tracking_uri, lean=not through_mlflow, precision="int8" if int8 else "fp32")
+    try:
+        server = make_server(model, uri, host, port)
+    except OSError as exc:
+        raise StanceError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+    click.echo(f"serving {uri} ({model.how}) on http://{host}:{server.server_port}  "
+               "(GET /health, POST /predict; Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 @main.command("register")
 @click.option("--run", "run_id", default=None, help="The run whose model to register.")
 @click.option("--experiment", default=None, help="Or: pick the best finished run of this MLflow experiment ...")
@@ -405,8 +439,10 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
 @click.option("--name", default=REGISTERED_MODEL, show_default=True, help="Registered model name.")
 @click.option("--alias", default=CHAMPION_ALIAS, show_default=True, help="Alias moved to the new version.")
 @click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
+@click.option("--no-lean", is_flag=True, help="Do not build the lean artefact now (stance predict builds it on "
+              "first use).")
 @user_errors
-def register_command(run_id, experiment, metric, lowest, name, alias, tracking_uri) -> None:
+def register_command(run_id, experiment, metric, lowest, name, alias, tracking_uri, no_lean) -> None:
     """Register a run's model in the MLflow Model Registry and move an alias to it."""
     from stance.config import default_tracking_uri
     from stance.objective import Objective
@@ -421,6 +457,10 @@ def register_command(run_id, experiment, metric, lowest, name, alias, tracking_u
         run_id = run.info.run_id
         click.echo(f"best run by {objective.key}: {run.info.run_name} ({run.data.metrics[objective.key]:.3f})")
     click.echo(f"registered {register(uri, run_id, name, alias)}")
+    if not no_lean:
+        from stance.lean.cache import prepare
+
+        click.echo(prepare(f"models:/{name}@{alias}", uri))
 
 
 @main.command("models")

@@ -84,6 +84,7 @@ class RegistrySchema:
     register_best: bool = False  # at the end of a sweep, register its best run's model (by the objective)
     name: str = REGISTERED_MODEL
     alias: str = CHAMPION_ALIAS
+    lean: bool = True  # also build the model's lean artefact (ONNX encoder, plain arrays) for fast prediction
 
 
 @dataclass

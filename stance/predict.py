@@ -232,10 +232,14 @@ def classify(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | Non
              prior_shift: str | dict[str, float] | None = None, lean: bool = True,
              precision: str = "fp32") -> list[dict]:
     """:func:`predict` without pandas: one dict per statement (what the CLI writes)."""
+    return score(load(model_uri, tracking_uri, lean, precision), _rows(statements, target), progress, prior_shift)
+
+
+def score(model, rows: list[dict], progress: bool | None = None,
+          prior_shift: str | dict[str, float] | None = None) -> list[dict]:
+    """Prediction dicts for input rows (id, text, target) with a loaded model (:func:`load`)."""
     import numpy as np
 
-    rows = _rows(statements, target)
-    model = load(model_uri, tracking_uri, lean, precision)
     texts = [row["text"] for row in rows]
     targets = [row["target"] for row in rows]
     _warn_truncation(model, rows)

@@ -69,6 +69,10 @@ class SweepParentRun(Callback):
             best = best_run(tracker.uri, tracker.experiment, objective, parent_run_id=self.run_id)
             print(f"\nRegistered the best run by {objective.key} as "
                   f"{register(tracker.uri, best.info.run_id, registry.name, registry.alias)}")
+            if registry.get("lean", True):
+                from stance.lean.cache import prepare
+
+                print(prepare(f"models:/{registry.name}@{registry.alias}", tracker.uri))
         print(f"\nOpen the runs: mlflow ui --backend-store-uri {tracker.uri}")
 
     @classmethod
