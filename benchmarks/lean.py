@@ -14,10 +14,12 @@ artefact) and prints, for the parts asked for (default: all):
   machine's measured matrix-multiply FLOP/s and the encoder's FLOPs for these statements;
 * ``int8``: macro-F1 leave-one-article-out (the article statements, written ones only in
   training) and TweetEval F_avg (test split) with the fp32 and the int8 encoder;
-* ``serve``: ``stance serve`` latency, p50 and p99 over R requests of 1 and of 32 statements.
+* ``serve``: ``stance serve`` latency, p50 and p99 over R requests of 1 and of 32 statements;
+* ``encoders`` (alone): the encoder comparison without MLflow or training, for a bare GPU machine.
 
 Run from the project root:  python benchmarks/lean.py [--parts cold,throughput,int8,serve] [--n 10000]
-Add ``--device cuda`` on a GPU machine: sentence-transformers and the pipeline then run there.
+Add ``--device cuda`` on a GPU machine: sentence-transformers (fp32, and fp16) and the pipeline
+then run there, ONNX Runtime on the CPU cores:  python benchmarks/lean.py --parts encoders --device cuda
 """
 
 from __future__ import annotations
@@ -124,74 +126,98 @@ def matmul_gflops(threads: int) -> float:
     return best
 
 
-def encoder_flops(encoder_dir: Path, texts: list[str]) -> float:
+def encoder_flops(encoder_dir: Path, pretrained: str | None, texts: list[str]) -> float:
     """FLOPs the encoder spends on these texts: per token and layer, the projections and the
     feed-forward block (2 FLOPs a multiply-add) plus attention over the statement's tokens."""
     from stance.lean.runtime import OnnxEncoder
     from stance.models.encoders import sentence_encoder
 
-    config = sentence_encoder(None, "cpu")[0].auto_model.config
+    config = sentence_encoder(pretrained, "cpu")[0].auto_model.config
     h, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    counts = OnnxEncoder(encoder_dir).token_counts(texts)
+    encoder = OnnxEncoder(encoder_dir)
     total = 0.0
-    for tokens in counts:
-        tokens = min(tokens, 256)
+    for tokens in encoder.token_counts(texts):
+        tokens = min(tokens, encoder.max_seq_length)
         total += layers * (tokens * 2 * (4 * h * h + 2 * h * inner) + 2 * 2 * tokens * tokens * h)
     return total
 
 
-def throughput(uri: str, model_uri: str, n: int, device: str) -> None:
+class Table:
+    def __init__(self, n: int, limit: float):
+        self.n, self.limit, self.rows = n, limit, []
+
+    def add(self, name: str, seconds: float, differ: str = "-") -> None:
+        rate = self.n / seconds
+        self.rows.append((name, rate, 100 * rate / self.limit, seconds, differ))
+        print(f"  {name}: {rate:.0f} statements/s", flush=True)
+
+    def print(self) -> None:
+        print("\n| path | statements/s | % of the CPU limit | seconds | labels differing from lean fp32 |")
+        print("|---|---:|---:|---:|---:|")
+        for name, rate, share, seconds, differ in self.rows:
+            print(f"| {name} | {rate:.0f} | {share:.0f}% | {seconds:.1f} | {differ} |")
+
+
+def encoders(table: Table, texts: list[str], folder: Path, pretrained: str | None, device: str) -> None:
+    """The sentence encoder alone: ONNX Runtime as the lean path runs it, and the usual ways."""
     import numpy as np
-    import pandas as pd
     import torch
     from transformers import pipeline
 
-    from stance.lean.cache import artefact_dir
-    from stance.lean.lookup import resolve_ref
     from stance.lean.runtime import OnnxEncoder
-    from stance.models.encoders import packaged_model_path, sentence_encoder
-    from stance.predict import classify, load
-
-    texts = make_statements(n)
-    folder = artefact_dir(resolve_ref(model_uri, uri)) / "encoder0"
-    threads = torch.get_num_threads()
-    gflops = matmul_gflops(threads)
-    flops = encoder_flops(folder, texts)
-    limit = n / (flops / (gflops * 1e9))
-    print(f"\n## Throughput: {n} statements, {os.cpu_count()} cores, {threads} threads\n")
-    print(f"measured float32 matrix multiply: {gflops:.0f} GFLOP/s; the encoder needs "
-          f"{flops / n / 1e9:.2f} GFLOP a statement here, so the CPU limit is {limit:.0f} statements/s\n")
-    rows = []
-
-    def row(name, seconds, labels=None, reference=None):
-        rate = n / seconds
-        differ = "-" if labels is None else f"{sum(a != b for a, b in zip(labels, reference))}"
-        rows.append((name, rate, 100 * rate / limit, seconds, differ))
-        print(f"  {name}: {rate:.0f} statements/s", flush=True)
+    from stance.models.encoders import resolve, sentence_encoder
 
     for precision in ("fp32", "int8"):
         encoder = OnnxEncoder(folder, precision)
         _, seconds = timed(encoder.encode, texts)
-        row(f"encoder only: ONNX Runtime {precision} (lean path)", seconds)
-    st = sentence_encoder(None, "cpu" if device == "cpu" else device)
+        table.add(f"encoder only: ONNX Runtime {precision}, CPU (lean path)", seconds)
+    st = sentence_encoder(pretrained, device)
+    st.encode(texts[:64], batch_size=32)
     with torch.inference_mode():
         _, seconds = timed(st.encode, texts, batch_size=32, convert_to_numpy=True, show_progress_bar=False)
-    row(f"encoder only: sentence-transformers encode, batch 32 ({device})", seconds)
-    extractor = pipeline("feature-extraction", model=str(packaged_model_path()), device=0 if device != "cpu" else -1,
+    table.add(f"encoder only: sentence-transformers encode, batch 32, {device}", seconds)
+    if device.startswith("cuda"):
+        st.half()
+        with torch.inference_mode():
+            _, seconds = timed(st.encode, texts, batch_size=128, convert_to_numpy=True, show_progress_bar=False)
+        table.add(f"encoder only: sentence-transformers encode, fp16, batch 128, {device}", seconds)
+        st.float()
+    extractor = pipeline("feature-extraction", model=resolve(pretrained)[0], device=device,
                          tokenizer_kwargs={"truncation": True, "max_length": 256})
 
     def pipeline_vectors():
         out = []
         for item in extractor(texts, batch_size=32):
-            tokens = np.asarray(item[0])
-            vector = tokens.mean(axis=0)
+            vector = np.asarray(item[0]).mean(axis=0)
             out.append(vector / np.linalg.norm(vector))
         return out
 
     with torch.inference_mode():
         _, seconds = timed(pipeline_vectors)
-    row(f"encoder only: transformers feature-extraction pipeline, batch 32 ({device})", seconds)
+    table.add(f"encoder only: transformers feature-extraction pipeline, batch 32, {device}", seconds)
 
+
+def limit_for(texts: list[str], folder: Path, pretrained: str | None) -> float:
+    import torch
+
+    gflops = matmul_gflops(torch.get_num_threads())
+    flops = encoder_flops(folder, pretrained, texts)
+    limit = len(texts) / (flops / (gflops * 1e9))
+    print(f"\n## Throughput: {len(texts)} statements, {os.cpu_count()} cores, {torch.get_num_threads()} threads\n")
+    print(f"measured float32 matrix multiply: {gflops:.0f} GFLOP/s; the encoder needs "
+          f"{flops / len(texts) / 1e9:.2f} GFLOP a statement here, so the CPU limit is {limit:.0f} statements/s\n")
+    return limit
+
+
+def throughput(uri: str, model_uri: str, n: int, device: str) -> None:
+    from stance.lean.cache import artefact_dir
+    from stance.lean.lookup import resolve_ref
+    from stance.predict import classify, load
+
+    texts = make_statements(n)
+    folder = artefact_dir(resolve_ref(model_uri, uri)) / "encoder0"
+    table = Table(n, limit_for(texts, folder, None))
+    encoders(table, texts, folder, None, device)
     reference = None
     for name, lean, precision in (("whole model: lean fp32 (stance predict)", True, "fp32"),
                                   ("whole model: lean int8 (stance predict --int8)", True, "int8"),
@@ -200,12 +226,20 @@ def throughput(uri: str, model_uri: str, n: int, device: str) -> None:
         out, seconds = timed(classify, texts, model_uri, uri, progress=False, lean=lean, precision=precision)
         labels = [r["label"] for r in out]
         reference = reference or labels
-        row(name, seconds, labels, reference)
-    del pd
-    print("\n| path | statements/s | % of the CPU limit | seconds | labels differing from lean fp32 |")
-    print("|---|---:|---:|---:|---:|")
-    for name, rate, share, seconds, differ in rows:
-        print(f"| {name} | {rate:.0f} | {share:.0f}% | {seconds:.1f} | {differ} |")
+        table.add(name, seconds, str(sum(a != b for a, b in zip(labels, reference))))
+    table.print()
+
+
+def encoders_only(n: int, device: str, pretrained: str | None, cache: Path) -> None:
+    """The encoder comparison without MLflow (for a bare GPU machine): export, then time."""
+    from stance.lean.export import encoder_folder
+
+    folder, seconds = timed(encoder_folder, pretrained, cache)
+    print(f"exported the encoder to ONNX (fp32 and int8) in {seconds:.1f} s")
+    texts = make_statements(n)
+    table = Table(n, limit_for(texts, folder, pretrained))
+    encoders(table, texts, folder, pretrained, device)
+    table.print()
 
 
 # ----------------------------------------------------------------------------- int8 accuracy
@@ -315,8 +349,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="cold starts to time")
     parser.add_argument("--requests", type=int, default=200, help="requests per size for the serve part")
     parser.add_argument("--device", default="cpu", help="device for sentence-transformers and the pipeline")
+    parser.add_argument("--pretrained", default=None, help="encoder folder for --parts encoders (default: packaged)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
+    if parts == {"encoders"}:  # no MLflow, no training: the encoder comparison alone
+        home = Path(tempfile.mkdtemp(prefix="stance-lean-bench-"))
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        encoders_only(args.n, args.device, args.pretrained, home)
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -30,12 +30,6 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
-def cache_dir() -> Path:
-    """Where derived files are kept between runs (unpacked encoders, lean artefacts):
-    ``$STANCE_CACHE``, else ``~/.cache/stance``."""
-    return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
-
-
 def default_tracking_uri() -> str:
     """The store commands use without a config: ``$MLFLOW_TRACKING_URI``, else the embedded
     ``mlflow.db`` under ``$STANCE_ROOT`` (default: the current folder), exactly as

@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes and line-numbered JSONL reading."""
+"""Small file helpers: atomic writes, line-numbered JSONL reading, and where the cache lives."""
 
 from __future__ import annotations
 
@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
+
+
+def cache_dir() -> Path:
+    """Where derived files are kept between runs (unpacked encoders, lean artefacts):
+    ``$STANCE_CACHE``, else ``~/.cache/stance``."""
+    return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
 
 
 def atomic_write_text(path: str | Path, text: str) -> bool:

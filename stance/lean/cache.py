@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
-    from stance.config import cache_dir
+    from stance.io import cache_dir
 
     return Path(os.environ.get("STANCE_LEAN_CACHE") or cache_dir() / "lean")
 

