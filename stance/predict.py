@@ -266,6 +266,49 @@ def score(model, rows: list[dict], progress: bool | None = None,
     return out
 
 
+#: Extra columns of an article's predictions: where each statement is, and who speaks in it.
+ARTICLE_COLUMNS = ["id", "start", "end", "holders", *COLUMNS[1:]]
+
+
+def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None,
+                     target: str | None = None, lean: bool = True, precision: str = "fp32") -> tuple[list[dict], dict]:
+    """Every statement of a new article (split as the corpus is, with its span) classified, and a
+    summary: counts per label and the holders found (a pattern heuristic) with their labels."""
+    from collections import Counter
+
+    from stance.annotation.articles import holders, read_article
+    from stance.annotation.corpus import extract_document
+    from stance.labels import FOREIGN_TROOPS_TARGET
+
+    text = read_article(path)
+    statements = extract_document(Path(path).stem, text, target or FOREIGN_TROOPS_TARGET)
+    if not statements:
+        raise StanceError("no statements found in the article (only boilerplate?)", path=path)
+    rows = [{"id": s["id"], "text": s["text"], "target": s["target"]} for s in statements]
+    predicted = score(load(model_uri, tracking_uri or default_tracking_uri(), lean, precision), rows, progress=False)
+    out, by_holder = [], {}
+    for statement, row in zip(statements, predicted):
+        found = holders(statement["text"])
+        for holder in found:
+            by_holder.setdefault(holder, Counter())[row["label"]] += 1
+        out.append({**row, "start": statement["start"], "end": statement["end"], "holders": "; ".join(found)})
+    counts = Counter(row["label"] for row in out)
+    summary = {"article": str(path), "statements": len(out), "labels": {label: counts[label] for label in LABELS},
+               "holders": [{"holder": holder, "statements": sum(c.values()), **{label: c[label] for label in LABELS}}
+                           for holder, c in sorted(by_holder.items(), key=lambda item: -sum(item[1].values()))]}
+    return out, summary
+
+
+def summary_table(summary: dict):
+    """An article summary as a rich table: one row per holder found, then the article's totals."""
+    from stance.tables import rich_table
+
+    rows = [[h["holder"], str(h["statements"]), *(str(h[label]) for label in LABELS)] for h in summary["holders"]]
+    rows.append(["(whole article)", str(summary["statements"]), *(str(summary["labels"][label]) for label in LABELS)])
+    return rich_table(["holder", "statements", *LABELS], rows, rule_before_last=True,
+                      justify=["left", *["right"] * (1 + len(LABELS))])
+
+
 def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
             progress: bool | None = None, prior_shift: str | dict[str, float] | None = None, lean: bool = True,
             precision: str = "fp32"):
@@ -315,7 +358,8 @@ def predictions_table(table, width: int = 60):
     return rich_table(header, rows, justify=["left", "left", *["right"] * (1 + len(LABELS)), "left"])
 
 
-def write_predictions(table, output: str | Path | None = None, fmt: str = "table") -> str | None:
+def write_predictions(table, output: str | Path | None = None, fmt: str = "table",
+                      columns: list[str] | None = None) -> str | None:
     """Write predictions to a CSV/JSONL file (atomically; format from the suffix), or return them
     as CSV/JSONL text; ``fmt="table"`` returns None (the CLI prints a table)."""
     from stance.io import atomic_write_text
@@ -332,12 +376,13 @@ def write_predictions(table, output: str | Path | None = None, fmt: str = "table
         import io
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=columns or COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(records(table))
         text = buffer.getvalue()
     elif fmt == "jsonl":
-        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in records(table))
+        text = "".join(json.dumps({k: row.get(k) for k in columns or COLUMNS}, ensure_ascii=False) + "\n"
+                       for row in records(table))
     else:
         raise StanceError(f"unknown output format '{fmt}' (table, csv or jsonl)")
     if output is not None:
