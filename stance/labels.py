@@ -7,3 +7,14 @@ LABELS: tuple[str, ...] = ("support", "oppose", "neutral")
 
 #: The target of the seed corpus, written into every annotation record.
 FOREIGN_TROOPS_TARGET = "foreign troops deployed in Ukraine"
+
+#: Each label's definition in ../shared/label-spec.md (the stance is the holder's), for
+#: annotation tools to show beside the choices.
+LABEL_HINTS: dict[str, str] = {
+    "support": "The holder favours, proposes, plans, commits to, or defends deploying such forces, or says the "
+               "other side will accept them. Conditional support is support.",
+    "oppose": "The holder rejects, objects to, warns against, or calls unacceptable or a threat the deployment "
+              "of such forces, or dismisses the idea.",
+    "neutral": "The holder expresses no position on the target: background, reporting of talks, other topics, "
+               "open questions, doubts about feasibility, refusals to comment that point to no known position.",
+}
