@@ -6,13 +6,15 @@ exit status 2; ``stance annotations validate`` exits 1 when it finds problems.
 
 from __future__ import annotations
 
-import functools
 import sys
 from pathlib import Path
 
 import click
 
 from stance.config import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL
+from stance.cli_loop import corpus_add, labelstudio, suggest, suggest_simulate
+from stance.cli_support import console as _console
+from stance.cli_support import user_errors
 from stance.errors import StanceError
 
 DEFAULT_SEEDS = "seeds"
@@ -24,26 +26,6 @@ DEFAULT_DECISIONS = "annotations/adjudication.csv"
 DEFAULT_DATASHEET = "annotations/README.md"
 #: The statements the project wrote (origin: written): training only, never tested on.
 WRITTEN = "annotations/written"
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
-def user_errors(func):
-    """Turn a StanceError into one line on stderr and exit status 2 (no traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except StanceError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -334,6 +316,8 @@ def experiments_command(readme, overrides) -> None:
 @click.argument("statements", nargs=-1)
 @click.option("-i", "--input", "input_path", help="File of statements: .txt (one a line), .csv/.tsv or .jsonl "
               "with a text column; '-' reads standard input.")
+@click.option("--article", "article", default=None, help="A new article (plain text): split into statements as the "
+              "corpus is, each classified with its span, plus a summary per label and holder.")
 @click.option("-m", "--model", "model_uri", default=None, help="Any MLflow model URI (runs:/..., models:/NAME@ALIAS). "
               f"[default: {CHAMPION_URI}]")
 @click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
@@ -352,8 +336,8 @@ def experiments_command(readme, overrides) -> None:
 @click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow instead of its lean "
               "artefact (slower to start; any model family).")
 @user_errors
-def predict_command(statements, input_path, model_uri, tracking_uri, target, text_column, target_column, input_format,
-                    prior_shift, output, fmt, int8, through_mlflow) -> None:
+def predict_command(statements, input_path, article, model_uri, tracking_uri, target, text_column, target_column,
+                    input_format, prior_shift, output, fmt, int8, through_mlflow) -> None:
     """Classify statements given as arguments, in a file, or on standard input.
 
     The model is read from its lean artefact (ONNX encoder and plain arrays, built once per
@@ -368,8 +352,11 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     options = dict(target=target, text_column=text_column, target_column=target_column, fmt=input_format)
-    if statements and input_path:
-        raise StanceError("give statements as arguments or with --input, not both")
+    if sum(map(bool, (statements, input_path, article))) > 1:
+        raise StanceError("give statements as arguments, with --input or with --article: one of them")
+    if article:
+        _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow)
+        return
     if input_path == "-" or (not statements and not input_path and not sys.stdin.isatty()):
         given = read_statements(data=sys.stdin.buffer.read(), name="<stdin>", **options)
     elif input_path:
@@ -394,6 +381,22 @@ def predict_command(statements, input_path, model_uri, tracking_uri, target, tex
         from stance.predict import predictions_table
 
         _console().print(predictions_table(table))
+
+
+def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow) -> None:
+    from stance.predict import ARTICLE_COLUMNS, classify_article, predictions_table, summary_table, write_predictions
+
+    rows, summary = classify_article(article, model_uri or CHAMPION_URI, tracking_uri, target,
+                                     lean=not through_mlflow, precision="int8" if int8 else "fp32")
+    text = write_predictions(rows, output, fmt, columns=ARTICLE_COLUMNS)
+    if output:
+        click.echo(f"{len(rows)} predictions -> {output}", err=True)
+    elif text is not None:
+        click.echo(text, nl=False)
+    else:
+        _console().print(predictions_table(rows))
+    Console = type(_console())
+    Console(stderr=True, highlight=False).print(summary_table(summary))
 
 
 @main.command("serve")
@@ -473,6 +476,12 @@ def models_command(tracking_uri) -> None:
 
     for model in registered_models(tracking_uri or default_tracking_uri()) or ["(no registered models)"]:
         click.echo(model if model.startswith("(") else f"models:/{model}")
+
+
+corpus.add_command(corpus_add)
+main.add_command(labelstudio)
+main.add_command(suggest)
+main.add_command(suggest_simulate)
 
 
 if __name__ == "__main__":  # pragma: no cover
