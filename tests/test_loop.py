@@ -155,7 +155,7 @@ def test_uncertainty_measures_rank_the_unsure_first():
     proba = np.array([[0.9, 0.05, 0.05], [0.4, 0.35, 0.25], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
     assert np.argsort(-uncertainty(proba, "margin"))[:2].tolist() in ([2, 3], [3, 2])
     assert np.argmax(uncertainty(proba, "entropy")) == 3 and np.argmin(uncertainty(proba, "entropy")) == 0
-    assert select(proba, 2, "least_confident").tolist() == [3, 2]
+    assert select(proba, 2, "least_confident").tolist() == [3, 1]  # 1 - max: 0.67, 0.6, 0.5, 0.1
     assert select(proba, 4, "random", seed=1).tolist() == select(proba, 4, "random", seed=1).tolist()
     with pytest.raises(ValueError, match="unknown strategy"):
         uncertainty(proba, "greedy")
@@ -163,13 +163,13 @@ def test_uncertainty_measures_rank_the_unsure_first():
 
 def test_diverse_selection_spreads_over_clusters():
     rng = np.random.default_rng(0)
-    features = np.vstack([rng.normal(0, 0.01, (10, 2)), rng.normal(5, 0.01, (10, 2))])
+    features = np.vstack([rng.normal(0, 0.01, (5, 2)), rng.normal(5, 0.01, (15, 2))])
     proba = np.tile([0.5, 0.3, 0.2], (20, 1))
-    proba[:10] = [0.34, 0.33, 0.33]  # the first cluster is the most uncertain
+    proba[:5] = [0.34, 0.33, 0.33]  # a tight group of near-copies is the most uncertain
     plain = select(proba, 2, "margin", seed=0)
     diverse = select(proba, 2, "margin", features=features, diverse=True, seed=0)
-    assert all(k < 10 for k in plain)
-    assert sorted(k < 10 for k in diverse) == [False, True]
+    assert all(k < 5 for k in plain)
+    assert sorted(k < 5 for k in diverse) == [False, True] and diverse[0] < 5  # most uncertain first
 
 
 def test_simulation_and_labels_saved_on_separable_data():

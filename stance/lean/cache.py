@@ -98,7 +98,13 @@ def open_lean(model_uri: str, tracking_uri: str, precision: str = "fp32", build_
             log.warning("lean artefact for %s: %s; rebuilding it", model_uri, problem)
         else:
             log.info("building the lean artefact for %s (once per model version)", model_uri)
-        manifest, model = build(ref, folder)
+        try:
+            manifest, model = build(ref, folder)
+        except OSError as exc:  # e.g. a read-only cache: predict all the same, the slow way
+            from stance.tracking.registry import load_model
+
+            reason = f"cannot write the lean artefact in {cache_root()} ({exc.strerror or exc})"
+            return None, load_model(ref.model_uri, ref.tracking_uri), f"{reason}: predicting through MLflow"
     if not manifest.get("exportable", True):
         if model is None:
             from stance.tracking.registry import load_model

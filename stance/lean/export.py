@@ -174,7 +174,14 @@ def replace_folder(new: Path, folder: Path) -> None:
     old = None
     if folder.exists():
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        folder.rename(old)
-    new.rename(folder)
+        try:
+            folder.rename(old)
+        except FileNotFoundError:  # another process moved it first
+            old = None
+    try:
+        new.rename(folder)
+    except OSError:  # another process put its (equally fresh) artefact there first: keep that one
+        if not folder.is_dir():
+            raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
