@@ -187,9 +187,10 @@ def encoders(table: Table, texts: list[str], folder: Path, pretrained: str | Non
 
     def pipeline_vectors():
         out = []
-        for item in extractor(texts, batch_size=32):
-            vector = np.asarray(item[0]).mean(axis=0)
-            out.append(vector / np.linalg.norm(vector))
+        for start in range(0, len(texts), 256):  # in chunks: the pipeline returns every token's vector
+            for item in extractor(texts[start : start + 256], batch_size=32, return_tensors=True):
+                vector = item[0].float().mean(dim=0).numpy()
+                out.append(vector / np.linalg.norm(vector))
         return out
 
     with torch.inference_mode():
