@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -35,22 +34,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from predict import make_statements, timed  # benchmarks/predict.py: the same statements, the same clock
+
 ROOT = Path(__file__).resolve().parents[1]
 STATEMENT = "Moscow will never accept NATO soldiers in Ukraine."
 GOLD = ROOT / "annotations/gold.jsonl"
 WRITTEN = ROOT / "annotations/written/gold.jsonl"
-
-
-def make_statements(n: int, seed: int = 0) -> list[str]:
-    gold = [json.loads(line)["text"] for line in GOLD.read_text().splitlines()]
-    rng = random.Random(seed)
-    return [" ".join(rng.sample(gold, rng.choice((1, 1, 2, 3)))) for _ in range(n)]
-
-
-def timed(function, *args, **kwargs):
-    started = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - started
 
 
 def champion():
