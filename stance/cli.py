@@ -329,6 +329,7 @@ def experiments_command(readme, overrides) -> None:
 @click.option("--prior-shift", default=None, help="Correct for a label mix other than the training mix: 'em' "
               "(estimated from the statements given) or e.g. 'support=0.2,oppose=0.5,neutral=0.3'.")
 @click.option("-o", "--output", default=None, help="Write a .csv or .jsonl file instead of printing.")
+@click.option("--force", is_flag=True, help="Let --output replace an existing file.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table",
               show_default=True, help="What to print when there is no --output.")
 @click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder (faster; labels may differ "
@@ -337,7 +338,7 @@ def experiments_command(readme, overrides) -> None:
               "artefact (slower to start; any model family).")
 @user_errors
 def predict_command(statements, input_path, article, model_uri, tracking_uri, target, text_column, target_column,
-                    input_format, prior_shift, output, fmt, int8, through_mlflow) -> None:
+                    input_format, prior_shift, output, force, fmt, int8, through_mlflow) -> None:
     """Classify statements given as arguments, in a file, or on standard input.
 
     The model is read from its lean artefact (ONNX encoder and plain arrays, built once per
@@ -354,6 +355,8 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
     options = dict(target=target, text_column=text_column, target_column=target_column, fmt=input_format)
     if sum(map(bool, (statements, input_path, article))) > 1:
         raise StanceError("give statements as arguments, with --input or with --article: one of them")
+    if output and Path(output).exists() and not force:
+        raise StanceError("the output file exists: add --force to replace it", path=output)
     if article:
         _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow)
         return

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -113,3 +114,34 @@ def test_the_shared_tweeteval_benchmark_has_its_published_sizes(shared):
     dd = load_corpus(shared / "data/tweeteval-stance")
     assert {s: len(dd[s]) for s in dd} == {"train": 2620, "validation": 294, "test": 1249}
     assert sorted(set(dd["test"]["target"])) == ["abortion", "atheism", "climate", "feminist", "hillary"]
+
+
+# ----------------------------------------------------------------------------- duplicate ids
+def test_a_duplicate_id_fails_before_training_naming_both_lines(tiny_gold, tmp_path, make_cfg):
+    lines = tiny_gold.read_text().splitlines()
+    twin = json.loads(lines[4])
+    twin["id"] = json.loads(lines[1])["id"]
+    lines[4] = json.dumps(twin)
+    bad = tmp_path / "bad_gold.jsonl"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StanceError, match=rf"bad_gold\.jsonl:5: duplicate id '{re.escape(twin['id'])}' \(also on line 2\)"):
+        load_corpus(bad)
+    from stance.engine import train
+
+    with pytest.raises(StanceError, match="duplicate id"):
+        train(make_cfg(f"data.path={bad}", "model=majority"))
+    import sqlite3
+
+    for db in make_cfg.store.rglob("*.db"):  # the store may exist, but no run was started
+        tables = {row[0] for row in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
+        assert "runs" not in tables or sqlite3.connect(db).execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_duplicate_ids_in_a_table_and_across_files(tmp_path, tiny_gold):
+    (tmp_path / "t.csv").write_text("id,text,label\na,One.,support\nb,Two.,oppose\na,Three.,neutral\n")
+    with pytest.raises(StanceError, match=r"t\.csv:4: duplicate id 'a' \(also on line 2\)"):
+        load_corpus(tmp_path / "t.csv", id_column="id", target="t")
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(tiny_gold.read_text().splitlines()[0] + "\n")
+    with pytest.raises(StanceError, match=rf"copy\.jsonl: duplicate id '.*': also in .*{tiny_gold.name}"):
+        load_corpus([tiny_gold, copy])

@@ -196,3 +196,24 @@ def test_best_by_macro_f1_means_the_fold_mean_not_the_last_fold(tmp_path):
         runs[name] = run.info.run_id
     assert best_run(uri, "ranking", "macro_f1").info.run_id == runs["steady"]
     assert best_run(uri, "ranking", "macro_f1_mean").info.run_id == runs["steady"]
+
+
+def test_output_is_not_replaced_without_force(registered, tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("precious\n")
+    proc = stance("predict", "-m", registered["model"], "-o", str(out), "A statement.", registered=registered)
+    assert proc.returncode == 2 and "the output file exists: add --force to replace it" in proc.stderr
+    assert out.read_text() == "precious\n"
+    proc = stance("predict", "-m", registered["model"], "-o", str(out), "--force", "A statement.",
+                  registered=registered)
+    assert proc.returncode == 0 and out.read_text().startswith("id,text,target,label")
+
+
+def test_a_mistyped_store_is_reported_and_never_created(tmp_path):
+    missing = tmp_path / "typo" / "mlflow.db"
+    for args in (["predict", "--tracking-uri", f"sqlite:///{missing}", "x"],
+                 ["models", "--tracking-uri", f"sqlite:///{missing}"]):
+        proc = subprocess.run([STANCE, *args], capture_output=True, text=True, cwd=tmp_path)
+        assert proc.returncode == 2 and f"no MLflow store at {missing}" in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "typo").exists()

@@ -76,13 +76,27 @@ def _dataset_dict(splits: Mapping[str, list[dict[str, Any]]]):
 def load_annotations(path: str | Path):
     """The project's annotation records (``annotations/gold.jsonl``) as a single ``train`` split."""
     from stance.annotation.passes import origin_of, read_records
+    from stance.io import iter_jsonl
 
+    records = read_records(path)
+    lines = [line for line, _ in iter_jsonl(path)]
+    _unique_ids([(line, r["id"]) for line, r in zip(lines, records)], path)
     rows = [
         {"id": r["id"], "text": r["text"], "target": r["target"], "label": r["label"],
          "group": r["document"], "holder": r["holder"], "origin": origin_of(r)}
-        for r in read_records(path)
+        for r in records
     ]
     return _dataset_dict({"train": rows})
+
+
+def _unique_ids(numbered: list[tuple[int, str]], path: Path) -> None:
+    """Ids key the out-of-fold predictions and the paired tests: a repeated one is an error
+    naming both lines, before any training."""
+    first: dict[str, int] = {}
+    for line, row_id in numbered:
+        if row_id in first:
+            raise StanceError(f"duplicate id '{row_id}' (also on line {first[row_id]})", path=path, line=line)
+        first[row_id] = line
 
 
 def _map_label(raw: Any, label_map: Mapping[str, str], path: Path, line: int) -> str:
@@ -155,6 +169,8 @@ def load_table(
         splits.setdefault(str(row[split_column]) if split_column else "train", []).append(record)
     if not splits:
         raise StanceError("no rows", path=path)
+    if id_column:
+        _unique_ids([(number, str(row[id_column])) for number, row in rows], path)
     return _dataset_dict(splits)
 
 
@@ -243,6 +259,14 @@ def load_corpus(path, format: str = "auto", *, groups=None, sample: int | None =
     if not paths:
         raise StanceError("no corpus path given")
     corpora = [_load_one(p, format, options) for p in paths]
+    if len(corpora) > 1:
+        seen: dict[str, Path] = {}
+        for source, loaded in zip(paths, corpora):
+            for name in loaded:
+                for row_id in loaded[name]["id"]:
+                    if seen.get(row_id, source) != source:
+                        raise StanceError(f"duplicate id '{row_id}': also in {seen[row_id]}", path=source)
+                    seen[row_id] = source
     corpus = corpora[0] if len(corpora) == 1 else _concatenate(corpora)
     if groups is not None:
         wanted = {str(g) for g in groups}

@@ -4,6 +4,7 @@ pick the best run of an experiment, and load a model by URI with clear errors.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -72,8 +73,18 @@ def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias
     return Registered(name, str(version.version), alias, run_id)
 
 
+def require_store(tracking_uri: str) -> None:
+    """Read-only commands never create a store: a sqlite store that is not there is an error
+    saying where it was looked for."""
+    uri = resolve_uri(tracking_uri)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        raise StanceError(f"no MLflow store at {uri[len('sqlite:///'):]} (run the main job there first, or point "
+                          "--tracking-uri or MLFLOW_TRACKING_URI at an existing store)")
+
+
 def registered_models(tracking_uri: str) -> list[str]:
     """``name@alias`` (or just ``name``) for every registered model."""
+    require_store(tracking_uri)
     listed = []
     for model in _client(tracking_uri).search_registered_models():
         aliases = sorted(getattr(model, "aliases", {}) or {})
@@ -83,6 +94,7 @@ def registered_models(tracking_uri: str) -> list[str]:
 
 def load_model(model_uri: str, tracking_uri: str) -> Any:
     """Load a pyfunc model by any MLflow URI; an unknown URI lists what is registered."""
+    require_store(tracking_uri)
     _client(tracking_uri)
     try:
         return mlflow.pyfunc.load_model(model_uri)
