@@ -18,6 +18,7 @@ from stance.interrupts import Interrupted, interrupts_raise
 from tests_helpers import clean_env, free_port
 
 STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
+ROOT = Path(__file__).resolve().parents[1]
 TESTS = str(Path(__file__).resolve().parent)
 FAULTY = ["model=majority", "model.estimator._target_=faults.FaultyMajority"]
 
@@ -153,3 +154,24 @@ def test_signals_raise_only_inside_the_block_and_handlers_are_restored():
             signal.raise_signal(signal.SIGTERM)
     assert caught.value.exit_code == 143 and isinstance(caught.value, KeyboardInterrupt)
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+# ----------------------------------------------------------------------------- damaged stores
+@pytest.mark.parametrize("damage", ["truncated", "not a database"])
+def test_a_damaged_store_is_one_line_for_every_command(registered, tmp_path, damage):
+    store = tmp_path / "mlflow.db"
+    data = Path(registered["uri"][len("sqlite:///"):]).read_bytes()
+    store.write_bytes(data[: len(data) // 3] if damage == "truncated" else b"this is not an MLflow store")
+    before = store.read_bytes()
+    uri = f"sqlite:///{store}"
+    commands = [
+        ["models", "--tracking-uri", uri],
+        ["predict", "-m", registered["model"], "--tracking-uri", uri, "A statement."],
+        ["train", "model=majority", f"tracking.uri={uri}", f"data.path={ROOT / 'annotations/gold.jsonl'}"],
+    ]
+    for command in commands:
+        proc = subprocess.run([STANCE, *command], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        assert proc.returncode == 2, (command, proc.stderr[-500:])
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"the MLflow store at {store} is damaged" in lines[0], (command, lines)
+    assert store.read_bytes() == before  # nothing written to it

@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL
 from stance.errors import StanceError
 from stance.objective import Objective
-from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, resolve_uri
+from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, resolve_uri, sqlite_problem
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,9 @@ def require_store(tracking_uri: str) -> None:
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         raise StanceError(f"no MLflow store at {uri[len('sqlite:///'):]} (run the main job there first, or point "
                           "--tracking-uri or MLFLOW_TRACKING_URI at an existing store)")
+    problem = sqlite_problem(uri)
+    if problem:
+        raise StanceError(problem)
 
 
 def registered_models(tracking_uri: str) -> list[str]:

@@ -95,6 +95,37 @@ def fail_fast() -> Iterator[None]:
             variable.unset()
 
 
+def sqlite_problem(uri: str) -> str | None:
+    """Why a sqlite store that exists cannot be used (not a database, damaged), or None.
+
+    Read-only and quick (SQLite's own ``quick_check``); a busy store is not a damaged one.
+    """
+    import sqlite3
+
+    uri = resolve_uri(uri)
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri[len("sqlite:///"):])
+    if not path.is_file():
+        return None
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            row = connection.execute("PRAGMA quick_check").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None
+        row = (str(exc),)
+    except sqlite3.DatabaseError as exc:
+        row = (str(exc),)
+    if row and row[0] != "ok":
+        return (f"the MLflow store at {path} is damaged ({row[0]}): restore it from a backup, or point "
+                "tracking.uri, --tracking-uri or MLFLOW_TRACKING_URI at another store")
+    return None
+
+
 def store_error(uri: str, exc: Exception) -> str:
     """One line saying why the store at ``uri`` cannot be used."""
     text = str(exc)
@@ -142,6 +173,9 @@ class Tracker:
         is set) and waits at most ``CONNECT_TIMEOUT`` seconds (or ``MLFLOW_HTTP_REQUEST_TIMEOUT``).
         Later requests keep MLflow's retries with backoff, which ride out a server restart.
         """
+        problem = sqlite_problem(self.uri)
+        if problem:
+            raise StanceError(problem)
         mlflow.set_tracking_uri(self.uri)
         try:
             with fail_fast():
