@@ -2,6 +2,7 @@
 job (SIGINT, SIGTERM) ends KILLED, finished folds stay logged, no run stays RUNNING, and an
 unreachable tracking server is one line before any training."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -175,3 +176,37 @@ def test_a_damaged_store_is_one_line_for_every_command(registered, tmp_path, dam
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and f"the MLflow store at {store} is damaged" in lines[0], (command, lines)
     assert store.read_bytes() == before  # nothing written to it
+
+
+@pytest.mark.slow
+def test_a_busy_store_is_waited_for_then_one_line(registered, tmp_path):
+    store = tmp_path / "mlflow.db"
+    store.write_bytes(Path(registered["uri"][len("sqlite:///"):]).read_bytes())
+    hold = ("import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE')\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(float(sys.argv[2]))\n"
+            "c.execute('COMMIT')\n")
+
+    def locked_for(seconds):
+        holder = subprocess.Popen([sys.executable, "-c", hold, str(store), str(seconds)], stdout=subprocess.PIPE,
+                                  text=True)
+        assert holder.stdout.readline().strip() == "locked"
+        return holder
+
+    holder = locked_for(30)
+    try:
+        proc = subprocess.run([STANCE, "models", "--tracking-uri", f"sqlite:///{store}"], capture_output=True,
+                              text=True, env={**os.environ, "STANCE_STORE_TIMEOUT": "2"}, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"error: store busy: {store} (locked by another process for more than 2 s; set STANCE_STORE_TIMEOUT "
+        "to wait longer)")
+    holder = locked_for(4)
+    proc = subprocess.run([STANCE, "models", "--tracking-uri", f"sqlite:///{store}"], capture_output=True,
+                          text=True, env={**os.environ, "STANCE_STORE_TIMEOUT": "60"}, timeout=120)
+    holder.wait()
+    assert proc.returncode == 0 and "models:/stance-test@champion" in proc.stdout

@@ -95,10 +95,24 @@ def fail_fast() -> Iterator[None]:
             variable.unset()
 
 
-def sqlite_problem(uri: str) -> str | None:
-    """Why a sqlite store that exists cannot be used (not a database, damaged), or None.
+#: How long commands wait for a sqlite store another process has locked (seconds).
+STORE_TIMEOUT_VARIABLE = "STANCE_STORE_TIMEOUT"
 
-    Read-only and quick (SQLite's own ``quick_check``); a busy store is not a damaged one.
+
+def store_timeout() -> float:
+    try:
+        return max(0.0, float(os.environ.get(STORE_TIMEOUT_VARIABLE, "60")))
+    except ValueError:
+        raise StanceError(f"{STORE_TIMEOUT_VARIABLE} must be a number of seconds, got "
+                          f"'{os.environ[STORE_TIMEOUT_VARIABLE]}'") from None
+
+
+def sqlite_problem(uri: str) -> str | None:
+    """Why a sqlite store that exists cannot be used now (busy past the timeout, not a
+    database, damaged), or None.
+
+    Read-only and quick (SQLite's own ``quick_check``); a store locked by another process is
+    waited for (SQLite's busy handler, with back-off) up to ``$STANCE_STORE_TIMEOUT`` seconds.
     """
     import sqlite3
 
@@ -108,15 +122,17 @@ def sqlite_problem(uri: str) -> str | None:
     path = Path(uri[len("sqlite:///"):])
     if not path.is_file():
         return None
+    timeout = store_timeout()
     try:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=timeout)
         try:
             row = connection.execute("PRAGMA quick_check").fetchone()
         finally:
             connection.close()
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            return None
+            return (f"store busy: {path} (locked by another process for more than {timeout:g} s; "
+                    f"set {STORE_TIMEOUT_VARIABLE} to wait longer)")
         row = (str(exc),)
     except sqlite3.DatabaseError as exc:
         row = (str(exc),)
