@@ -469,6 +469,24 @@ def register_command(run_id, experiment, metric, lowest, name, alias, tracking_u
         click.echo(prepare(f"models:/{name}@{alias}", uri))
 
 
+@main.group("runs")
+def runs() -> None:
+    """Housekeeping of the runs in the MLflow store."""
+
+
+@runs.command("cleanup")
+@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
+@user_errors
+def runs_cleanup(tracking_uri) -> None:
+    """Mark runs left RUNNING by a process that is gone (kill -9, crash) as FAILED."""
+    from stance.config import default_tracking_uri
+    from stance.tracking.registry import cleanup_runs
+
+    reaped = cleanup_runs(tracking_uri or default_tracking_uri())
+    click.echo(f"marked {len(reaped)} run(s) FAILED" + (f": {', '.join(reaped)}" if reaped else
+                                                        " (no RUNNING run of a dead process on this host)"))
+
+
 @main.command("models")
 @click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
 @user_errors

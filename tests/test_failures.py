@@ -210,3 +210,57 @@ def test_a_busy_store_is_waited_for_then_one_line(registered, tmp_path):
                           text=True, env={**os.environ, "STANCE_STORE_TIMEOUT": "60"}, timeout=120)
     holder.wait()
     assert proc.returncode == 0 and "models:/stance-test@champion" in proc.stdout
+
+
+@pytest.mark.slow
+def test_kill_9_leaves_no_run_running(tmp_path):
+    import sqlite3
+
+    store = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    command = [STANCE, "train", "model=embed_logreg", f"tracking.uri={uri}", f"tracking.artifact_root={tmp_path}/art",
+               f"data.path={ROOT / 'annotations/gold.jsonl'}", "eval.n_bootstrap=50"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+
+    def statuses():
+        if not store.is_file():
+            return []
+        try:
+            return [row[0] for row in sqlite3.connect(store).execute("SELECT status FROM runs")]
+        except sqlite3.OperationalError:
+            return []
+
+    deadline = time.monotonic() + 120
+    while "RUNNING" not in statuses() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert statuses() == ["RUNNING"], "the run never started"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert statuses() == ["RUNNING"]  # what kill -9 leaves behind
+    proc = subprocess.run([STANCE, "runs", "cleanup", "--tracking-uri", uri], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and "marked 1 run(s) FAILED" in proc.stdout, proc.stderr
+    assert statuses() == ["FAILED"]
+    reason = sqlite3.connect(store).execute("SELECT value FROM tags WHERE key = 'stance.end_reason'").fetchone()[0]
+    assert f"process {process.pid} on" in reason
+    again = subprocess.run([STANCE, "runs", "cleanup", "--tracking-uri", uri], capture_output=True, text=True,
+                           timeout=120)
+    assert "marked 0 run(s) FAILED" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_live_run_is_left_alone_and_the_next_train_reaps_a_dead_one(make_cfg):
+    from stance.tracking.liveness import owner_tags
+
+    cfg = make_cfg("model=majority")
+    train(cfg)
+    client = MlflowClient(cfg.tracking.uri)
+    experiment = client.get_experiment_by_name(cfg.experiment_name)
+    live = client.create_run(experiment.experiment_id, run_name="live", tags=owner_tags())
+    dead_tags = {**owner_tags(), "stance.pid": "999999999"}
+    dead = client.create_run(experiment.experiment_id, run_name="dead", tags=dead_tags)
+    train(cfg)  # any command that opens the store
+    assert client.get_run(live.info.run_id).info.status == "RUNNING"
+    assert client.get_run(dead.info.run_id).info.status == "FAILED"
+    client.set_terminated(live.info.run_id, "FINISHED")

@@ -35,6 +35,14 @@ def _client(tracking_uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def cleanup_runs(tracking_uri: str) -> list[str]:
+    """Mark every RUNNING run whose process on this host is gone as FAILED; their ids."""
+    from stance.tracking.liveness import reap
+
+    require_store(tracking_uri)
+    return reap(_client(tracking_uri))
+
+
 def best_run(tracking_uri: str, experiment: str, objective: Objective | str = Objective(),
              parent_run_id: str | None = None):
     """The FINISHED run that scores best by ``objective`` (optionally among one sweep's runs).

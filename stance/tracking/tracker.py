@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 from stance.config import resolve_uri
 from stance.errors import StanceError
+from stance.tracking.liveness import owner_tags, reap
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,9 @@ class Tracker:
             with fail_fast():
                 experiment = self.client.get_experiment_by_name(self.experiment)
             if experiment is not None:
+                reaped = reap(self.client, [experiment.experiment_id])
+                if reaped:
+                    log.warning("marked %d run(s) whose process is gone as FAILED: %s", len(reaped), ", ".join(reaped))
                 return experiment.experiment_id
             location = None
             if self.artifact_root and not self.uri.startswith(("http://", "https://")):
@@ -215,7 +219,7 @@ class Tracker:
         while mlflow.active_run() is not None:  # a run left open by a caller must not adopt ours
             mlflow.end_run()
         run = mlflow.start_run(experiment_id=experiment_id, run_name=name, parent_run_id=parent_run_id,
-                               tags=dict(tags or {}))
+                               tags={**owner_tags(), **dict(tags or {})})
         try:
             yield run
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.interrupts)
@@ -281,7 +285,11 @@ class Tracker:
         return self.client.search_runs([experiment.experiment_id], filter_string=filter_string, max_results=10000)
 
     def latest_sweep(self) -> str | None:
-        """The most recent sweep parent run of the experiment, or None."""
+        """The most recent sweep parent run of the experiment, or None (runs whose process is
+        gone are marked FAILED first, so a killed sweep shows as such)."""
+        experiment = self.client.get_experiment_by_name(self.experiment)
+        if experiment is not None and (reaped := reap(self.client, [experiment.experiment_id])):
+            log.warning("marked %d run(s) whose process is gone as FAILED: %s", len(reaped), ", ".join(reaped))
         sweeps = self.runs(f"tags.{TAG_ROLE} = 'sweep'")
         return max(sweeps, key=lambda r: r.info.start_time).info.run_id if sweeps else None
 
@@ -322,7 +330,7 @@ class Tracker:
     def start_parent(self, name: str, tags: Mapping[str, str]) -> str:
         """Create a parent run for a sweep (left RUNNING until :meth:`end_parent`)."""
         experiment_id = self.connect()
-        run = self.client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "sweep", **tags})
+        run = self.client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "sweep", **owner_tags(), **tags})
         return run.info.run_id
 
     def end_parent(self, run_id: str, status: str) -> None:
