@@ -30,6 +30,12 @@ def resolve_uri(uri: str) -> str:
     return uri
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store (made absolute), or None for any other store."""
+    uri = resolve_uri(uri)
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
 def default_tracking_uri() -> str:
     """The store commands use without a config: ``$MLFLOW_TRACKING_URI``, else the embedded
     ``mlflow.db`` under ``$STANCE_ROOT`` (default: the current folder), exactly as

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from stance.config import resolve_uri
+from stance.config import resolve_uri, sqlite_path
 
 TIMEOUT_S = 3.0
 
@@ -98,9 +98,9 @@ def resolve_ref(model_uri: str, tracking_uri: str) -> ModelRef | None:
     if parsed is None:
         return None
     uri = resolve_uri(tracking_uri)
+    path = sqlite_path(uri)
     try:
-        if uri.startswith("sqlite:///"):
-            path = Path(uri[len("sqlite:///"):])
+        if path is not None:
             found = _sqlite(path, parsed) if path.is_file() else None
         elif uri.startswith(("http://", "https://")):
             found = _rest(uri, parsed)

@@ -4,14 +4,13 @@ pick the best run of an experiment, and load a model by URI with clear errors.""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL
+from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL, sqlite_path
 from stance.errors import StanceError
 from stance.objective import Objective
 from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, resolve_uri, sqlite_problem
@@ -84,11 +83,11 @@ def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias
 def require_store(tracking_uri: str) -> None:
     """Read-only commands never create a store: a sqlite store that is not there is an error
     saying where it was looked for."""
-    uri = resolve_uri(tracking_uri)
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
-        raise StanceError(f"no MLflow store at {uri[len('sqlite:///'):]} (run the main job there first, or point "
+    path = sqlite_path(tracking_uri)
+    if path is not None and not path.is_file():
+        raise StanceError(f"no MLflow store at {path} (run the main job there first, or point "
                           "--tracking-uri or MLFLOW_TRACKING_URI at an existing store)")
-    problem = sqlite_problem(uri)
+    problem = sqlite_problem(tracking_uri)
     if problem:
         raise StanceError(problem)
 

@@ -23,7 +23,7 @@ from typing import Any
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from stance.config import resolve_uri
+from stance.config import resolve_uri, sqlite_path
 from stance.errors import StanceError
 from stance.tracking.liveness import owner_tags, reap
 
@@ -117,11 +117,8 @@ def sqlite_problem(uri: str) -> str | None:
     """
     import sqlite3
 
-    uri = resolve_uri(uri)
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = Path(uri[len("sqlite:///"):])
-    if not path.is_file():
+    path = sqlite_path(uri)
+    if path is None or not path.is_file():
         return None
     timeout = store_timeout()
     try:
