@@ -249,12 +249,17 @@ def train_command(overrides: tuple[str, ...]) -> None:
 @click.argument("experiment", required=False)
 @click.option("--sweep", default=None, help="Compare this sweep's runs (parent run id). [default: the latest sweep]")
 @click.option("--all-runs", is_flag=True, help="Compare every run of the experiment (the latest of each variant).")
+@click.option("--incomplete", is_flag=True, help="Compare the latest sweep even if it is still running or was "
+              "stopped early (the table is printed; no file is written from it).")
 @click.option("--out", default=None, help="Folder for leaderboard.md and the figures. [default: experiments/EXPERIMENT/]")
 @click.option("--log/--no-log", default=True, show_default=True, help="Log them to a comparison run in MLflow.")
 @click.option("-o", "--override", "overrides", multiple=True, help="Config override, e.g. -o tracking=server.")
 @user_errors
-def compare_command(experiment, sweep, all_runs, out, log, overrides) -> None:
-    """Leaderboard of an experiment's runs, each tested against the best (EXPERIMENT: a name in experiments/)."""
+def compare_command(experiment, sweep, all_runs, incomplete, out, log, overrides) -> None:
+    """Leaderboard of an experiment's runs, each tested against the best (EXPERIMENT: a name in experiments/).
+
+    Only complete sweeps are compared by default: a newer sweep that is still running or was
+    stopped early is named in a warning and skipped."""
     from stance.compare import compare_experiment, log_comparison
     from stance.leaderboard import print_table, write_outputs
     from stance.config import experiments_dir
@@ -263,8 +268,14 @@ def compare_command(experiment, sweep, all_runs, out, log, overrides) -> None:
 
     quiet_libraries()
     cfg = experiment_config(experiment, overrides)
-    comparison = compare_experiment(cfg, sweep=sweep, all_runs=all_runs)
-    print_table(comparison, title=f"{cfg.experiment_name}: {len(comparison.entries)} runs by {comparison.metric}")
+    comparison = compare_experiment(cfg, sweep=sweep, all_runs=all_runs, incomplete=incomplete)
+    if comparison.notice:
+        click.echo(f"warning: {comparison.notice}", err=True)
+    print_table(comparison, title=f"{cfg.experiment_name}: {len(comparison.entries)} runs by {comparison.metric}"
+                + ("" if comparison.complete else " (INCOMPLETE)"))
+    if not comparison.complete:
+        click.echo("not writing the leaderboard or logging it: these results are incomplete")
+        return
     folder = Path(out) if out else experiments_dir() / (experiment or "default")
     files = write_outputs(comparison, folder, heading=f"# {experiment or cfg.experiment_name}: leaderboard")
     click.echo("wrote " + ", ".join(str(f) for f in files))
@@ -292,6 +303,8 @@ def experiments_command(readme, overrides) -> None:
     for experiment in experiments(folder):
         try:
             comparison = compare_experiment(experiment_config(experiment.name, overrides))
+            if comparison.notice:
+                click.echo(f"warning: {experiment.name}: {comparison.notice}", err=True)
         except NoRuns:
             kept = experiment.results_dir() / "leaderboard.md"
             table = read_text(kept, "leaderboard").split("\n", 2)[-1] if kept.is_file() else None

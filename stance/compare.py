@@ -72,6 +72,8 @@ class Comparison:
     curve: str = CURVE_OVERRIDE  #: the override whose values make a learning curve's points
     curve_x: str = "n_train_mean"  #: the metric on a learning curve's x axis
     reference: str | None = None  #: e.g. extra_train.sample=0: each run is also tested against its variant's
+    complete: bool = True  #: False for a sweep still running or stopped early: its table is provisional
+    notice: str | None = None  #: what the user should know about the runs chosen (e.g. a newer incomplete sweep)
 
     @property
     def best(self) -> Entry:
@@ -198,17 +200,56 @@ def compare(entries: list[Entry], predictions: dict[str, Any], objective: Object
 
 
 # ------------------------------------------------------------------ MLflow and files
-def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False) -> Comparison:
-    """Compare the runs of ``cfg``'s experiment: its latest sweep by default, or every run."""
+def _describe(run, tracker) -> str:
+    children = tracker.child_runs(run.info.run_id)
+    done = sum(c.info.status == "FINISHED" for c in children)
+    return f"{run.info.run_id} ({run.info.status}, {done} of {len(children)} runs finished)"
+
+
+def choose_sweep(tracker, sweep: str | None, incomplete: bool) -> tuple[str | None, bool, str | None]:
+    """The sweep to compare, whether it is complete, and a notice for the terminal.
+
+    By default the latest *complete* sweep: a sweep still running, or one killed before its
+    end, is skipped with a notice naming it. ``incomplete`` (or an explicit ``sweep``) takes
+    the sweep as it is, marked incomplete so that no file is written from it.
+    """
+    from stance.tracking import sweep_complete
+
+    if sweep is not None:
+        run = tracker.sweep(sweep)
+        complete = sweep_complete(run)
+        return sweep, complete, None if complete else f"sweep {_describe(run, tracker)} is incomplete"
+    sweeps = tracker.sweeps()
+    if not sweeps:
+        return None, True, None
+    latest = sweeps[0]
+    if sweep_complete(latest):
+        return latest.info.run_id, True, None
+    if incomplete:
+        return latest.info.run_id, False, f"the latest sweep {_describe(latest, tracker)} is incomplete"
+    done = next((s for s in sweeps if sweep_complete(s)), None)
+    if done is None:
+        raise NoRuns(f"no complete sweep in experiment '{tracker.experiment}' at {tracker.uri}: the latest, "
+                     f"{_describe(latest, tracker)}, has not ended; --incomplete compares it as it is")
+    return done.info.run_id, True, (f"the latest sweep {_describe(latest, tracker)} is incomplete: comparing the "
+                                    f"latest complete sweep {done.info.run_id} (--incomplete compares the other)")
+
+
+def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, incomplete: bool = False) -> Comparison:
+    """Compare the runs of ``cfg``'s experiment: its latest complete sweep by default (see
+    :func:`choose_sweep`), a given sweep, or every run (the latest of each variant)."""
     from stance.tracking import OOF_PREDICTIONS, Tracker, run_rows
 
     tracker = Tracker.from_config(cfg)
     tracker.connect()
     report = cfg.get("report") or {}
     all_runs = all_runs or bool(report.get("all_runs"))
-    if sweep is None and not all_runs:
-        sweep = tracker.latest_sweep()
+    complete, notice = True, None
+    if not all_runs:
+        sweep, complete, notice = choose_sweep(tracker, sweep, incomplete)
     entries = entries_from(run_rows(tracker.result_runs(sweep)))
+    if all_runs and any(e.status == "RUNNING" for e in entries):
+        complete, notice = False, "some runs are still RUNNING"
     if all_runs:  # several runs of one variant: the latest counts
         entries = list({e.label: e for e in reversed(entries)}.values())
     if not entries:
@@ -231,6 +272,7 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False) ->
     comparison.curve = report.get("curve") or CURVE_OVERRIDE
     comparison.curve_x = report.get("curve_x") or "n_train_mean"
     comparison.sweep = sweep
+    comparison.complete, comparison.notice = complete, notice
     comparison.candidates = sorted(candidates, key=lambda e: (-objective.sign() * e.metrics[report["select_by"]],
                                                               e.label))
     comparison.select_by = report.get("select_by")

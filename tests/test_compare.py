@@ -233,3 +233,74 @@ def test_each_run_is_tested_against_its_reference_setting_and_entries_stay_untou
     assert same["difference"] == 0 and same["p_randomisation"] == 1.0
     assert "against extra_train.sample=0" not in markdown(result)
     assert "with `extra_train.sample=0`" in markdown(result)
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_with_kill_9_is_skipped_by_compare_and_writes_nothing(sweep, make_cfg, tmp_path):
+    """A real ``kill -9`` of ``stance train -m`` after its first job: compare warns, keeps to
+    the last complete sweep, and never writes or logs a leaderboard from the dead one."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    cfg, parent, results = sweep
+    stance = shutil.which("stance", path=str(Path(sys.executable).parent))
+    command = [stance, "train", "-m", "model=majority,tfidf_logreg,embed_logreg,tfidf_embed_svm",
+               f"data.path={cfg.data.path}", f"tracking.uri={cfg.tracking.uri}",
+               f"tracking.artifact_root={cfg.tracking.artifact_root}", "eval.n_bootstrap=50",
+               f"hydra.sweep.dir={tmp_path}/sweep"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    tracker = Tracker.from_config(cfg)
+    deadline = time.monotonic() + 240
+    dead = None
+    while time.monotonic() < deadline and process.poll() is None:
+        newer = [s for s in tracker.client.search_runs([tracker.client.get_experiment_by_name(
+            cfg.experiment_name).experiment_id], "tags.`stance.role` = 'sweep'") if s.info.run_id != parent]
+        if newer and any(c.info.status == "FINISHED" for c in tracker.child_runs(newer[0].info.run_id)):
+            dead = newer[0].info.run_id
+            break
+        time.sleep(0.3)
+    assert dead is not None, "the sweep never finished a job"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "leaderboard.md").write_text("kept\n")
+    runner = CliRunner()
+    proc = runner.invoke(main, ["compare", "--out", str(out), *store_overrides(make_cfg)])
+    assert proc.exit_code == 0, proc.output
+    assert f"warning: the latest sweep {dead} (FAILED, 1 of" in proc.output
+    assert f"comparing the latest complete sweep {parent}" in proc.output
+    assert compare_experiment(cfg).sweep == parent
+    assert "Δ to best" in (out / "leaderboard.md").read_text()  # from the complete sweep
+
+    (out / "leaderboard.md").write_text("kept\n")
+    figure = (out / "scores.png").read_bytes()
+    proc = runner.invoke(main, ["compare", "--incomplete", "--out", str(out), *store_overrides(make_cfg)])
+    assert proc.exit_code == 0, proc.output
+    assert "(INCOMPLETE)" in proc.output and "not writing the leaderboard" in proc.output
+    assert (out / "leaderboard.md").read_text() == "kept\n"
+    assert sorted(p.name for p in out.iterdir()) == ["leaderboard.md", "scores.png"]
+    assert (out / "scores.png").read_bytes() == figure
+    assert "logged to comparison run" not in proc.output
+    comparison = compare_experiment(cfg, incomplete=True)
+    assert comparison.sweep == dead and not comparison.complete and len(comparison.entries) == 1
+    assert not compare_experiment(cfg, sweep=dead).complete
+    with pytest.raises(StanceError, match="is not a sweep"):
+        compare_experiment(cfg, sweep=results["majority"].run_id)
+
+
+def test_with_no_complete_sweep_compare_says_so(make_cfg):
+    cfg = make_cfg()
+    tracker = Tracker.from_config(cfg)
+    parent = tracker.start_parent("sweep: running", tags={})
+    train(make_cfg("model=majority", "eval.refit=false"), parent_run_id=parent, overrides=["model=majority"])
+    with pytest.raises(NoRuns, match=f"no complete sweep .* the latest, {parent} \\(RUNNING, 1 of 1 runs finished\\), "
+                                     "has not ended; --incomplete compares it"):
+        compare_experiment(cfg)
+    assert compare_experiment(cfg, incomplete=True).entries[0].model == "majority"

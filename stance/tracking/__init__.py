@@ -10,11 +10,11 @@
 from stance.tracking.tracker import (
     CONNECT_TIMEOUT, MAX_PARAM_LENGTH, OOF_PREDICTIONS, TAG_FAMILY, TAG_MODEL, TAG_MODEL_URI,
     TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP, Tracker, fail_fast, fingerprint, flatten, git_commit,
-    resolve_uri, run_rows, store_error,
+    resolve_uri, run_rows, store_error, sweep_complete,
 )
 
 __all__ = [
     "CONNECT_TIMEOUT", "MAX_PARAM_LENGTH", "OOF_PREDICTIONS", "TAG_FAMILY", "TAG_MODEL",
     "TAG_MODEL_URI", "TAG_OVERRIDES", "TAG_ROLE", "TAG_SWEEP", "Tracker", "fail_fast",
-    "fingerprint", "flatten", "git_commit", "resolve_uri", "run_rows", "store_error",
+    "fingerprint", "flatten", "git_commit", "resolve_uri", "run_rows", "store_error", "sweep_complete",
 ]

@@ -54,6 +54,7 @@ class SweepParentRun(Callback):
         tracker = Tracker.from_config(config)
         children = tracker.child_runs(self.run_id)
         ok = bool(children) and all(run.info.status == "FINISHED" for run in children)
+        tracker.mark_complete(self.run_id)
         tracker.end_parent(self.run_id, "FINISHED" if ok else "FAILED")
         self.unfinished.pop(self.run_id, None)
         title = f"{config.experiment_name}: {len(children)} runs (sweep {self.run_id})"

@@ -37,6 +37,7 @@ TAG_FAMILY = "stance.family"
 TAG_ROLE = "stance.role"
 TAG_MODEL_URI = "stance.model_uri"
 TAG_OVERRIDES = "stance.overrides"
+TAG_SWEEP_COMPLETE = "stance.sweep_complete"  #: set on a sweep's parent run once every job has ended
 OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
 
 
@@ -149,6 +150,11 @@ def store_error(uri: str, exc: Exception) -> str:
         return (f"cannot reach the MLflow tracking server at {uri} ({why}); start it, or point "
                 "tracking.uri or MLFLOW_TRACKING_URI at a running one")
     return f"cannot use the MLflow store at {uri}: {text.strip().splitlines()[0] if text.strip() else type(exc).__name__}"
+
+
+def sweep_complete(run) -> bool:
+    """Whether a sweep's parent run saw every job end (a killed or running sweep did not)."""
+    return run.data.tags.get(TAG_SWEEP_COMPLETE) == "true" or run.info.status == "FINISHED"
 
 
 def run_rows(runs) -> list[dict[str, Any]]:
@@ -281,14 +287,28 @@ class Tracker:
             raise StanceError(f"no experiment '{self.experiment}' in {self.uri}")
         return self.client.search_runs([experiment.experiment_id], filter_string=filter_string, max_results=10000)
 
-    def latest_sweep(self) -> str | None:
-        """The most recent sweep parent run of the experiment, or None (runs whose process is
-        gone are marked FAILED first, so a killed sweep shows as such)."""
+    def sweeps(self) -> list[Any]:
+        """The experiment's sweep parent runs, newest first (runs whose process is gone are
+        marked FAILED first, so a killed sweep shows as such)."""
         experiment = self.client.get_experiment_by_name(self.experiment)
         if experiment is not None and (reaped := reap(self.client, [experiment.experiment_id])):
             log.warning("marked %d run(s) whose process is gone as FAILED: %s", len(reaped), ", ".join(reaped))
-        sweeps = self.runs(f"tags.{TAG_ROLE} = 'sweep'")
-        return max(sweeps, key=lambda r: r.info.start_time).info.run_id if sweeps else None
+        return sorted(self.runs(f"tags.{TAG_ROLE} = 'sweep'"), key=lambda r: -r.info.start_time)
+
+    def latest_sweep(self) -> str | None:
+        """The most recent sweep parent run of the experiment (complete or not), or None."""
+        sweeps = self.sweeps()
+        return sweeps[0].info.run_id if sweeps else None
+
+    def sweep(self, run_id: str) -> Any:
+        """A sweep's parent run (a clear error if there is none with this id)."""
+        try:
+            run = self.client.get_run(run_id)
+        except mlflow.exceptions.MlflowException:
+            raise StanceError(f"no run {run_id} in {self.uri}") from None
+        if run.data.tags.get(TAG_ROLE) != "sweep":
+            raise StanceError(f"run {run_id} is not a sweep (its parent run id is what --sweep takes)")
+        return run
 
     def result_runs(self, sweep: str | None = None) -> list[Any]:
         """Training runs: one sweep's, or every run that is not a sweep or a comparison."""
@@ -323,6 +343,10 @@ class Tracker:
             client.log_artifact(run_id, str(path))
         client.set_terminated(run_id, status="FINISHED")
         return run_id
+
+    def mark_complete(self, run_id: str) -> None:
+        """Record that every job of a sweep has ended (finished or failed): its results are final."""
+        self.client.set_tag(run_id, TAG_SWEEP_COMPLETE, "true")
 
     def start_parent(self, name: str, tags: Mapping[str, str]) -> str:
         """Create a parent run for a sweep (left RUNNING until :meth:`end_parent`)."""
