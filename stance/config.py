@@ -148,11 +148,16 @@ def register_configs(experiments: Path | None = None) -> None:
 
 
 def compose(overrides: list[str] | None = None, conf: Path | None = None):
-    """The composed config, as ``stance train OVERRIDES`` would see it (for Python use)."""
+    """The composed config, as ``stance train OVERRIDES`` would see it (for Python use); the
+    estimator's parameters are checked against its class (:mod:`stance.params`)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
+
+    from stance.params import check_estimator
 
     conf = conf or config_dir()
     register_configs(experiments_dir(conf))
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        return hydra_compose(config_name="config", overrides=list(overrides or []))
+        cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+    check_estimator(cfg)
+    return cfg

@@ -49,6 +49,9 @@ def make_estimator(cfg):
     """A fresh, unfitted classifier from ``cfg.model.estimator`` (with debug settings in debug)."""
     from omegaconf import OmegaConf
 
+    from stance.params import check_estimator
+
+    check_estimator(cfg)  # a parameter the class does not take, or of the wrong type: one line
     params = OmegaConf.to_container(cfg.model.estimator, resolve=True)
     overrides = cfg.model.get("debug")
     if cfg.get("debug") and overrides:

@@ -1,5 +1,6 @@
 """The real conf/ composes with Hydra, and each data config instantiates a corpus."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,42 @@ def test_model_pretrained_reaches_the_estimator(root):
         cfg = compose([f"paths.root={root}", f"model={model}", "model.pretrained=/models/roberta-base"])
         assert make_estimator(cfg).pretrained == "/models/roberta-base"
         assert make_estimator(compose([f"paths.root={root}", f"model={model}"])).pretrained is None
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.estimator.C=abc"], "model.estimator.C: expected a number, got 'abc' (stance.models.TfidfClassifier)"),
+    (["+model.estimator.Cc=1"], "model.estimator.Cc: stance.models.TfidfClassifier has no parameter 'Cc' (it takes: "
+                                "classifier, word_ngrams, char_ngrams"),
+    (["model.estimator.word_ngrams=[1,2,3]"], "model.estimator.word_ngrams: expected a list of 2 integers"),
+    (["model.estimator.use_target=maybe"], "model.estimator.use_target: expected true or false, got 'maybe'"),
+    (["model.estimator.class_weight=3"], "model.estimator.class_weight: expected a string or null, got 3"),
+    (["model.estimator._target_=stance.models.Nope"], "model.estimator._target_: cannot import the class "
+                                                      "'stance.models.Nope'"),
+    (["model=stacking", "model.estimator.members.tfidf_logreg.C=x"],
+     "model.estimator.members.tfidf_logreg.C: expected a number, got 'x'"),
+    (["model=calibrated_tfidf_embed_svm", "+model.estimator.member.C=[1]"], "model.estimator.member.C: expected"),
+    (["model=finetune", "model.debug.max_steps=one"], "model.debug.max_steps: expected an integer, got 'one'"),
+])
+def test_estimator_parameters_are_checked_against_the_class_at_composition(root, overrides, message):
+    from stance.config import compose
+    from stance.params import ParameterError
+
+    with pytest.raises(ParameterError, match=re.escape(message)):
+        compose([f"paths.root={root}", *overrides])
+
+
+def test_every_model_config_passes_the_parameter_check(root):
+    from stance.config import compose
+
+    for path in sorted((CONF / "model").glob("*.yaml")):
+        cfg = compose([f"paths.root={root}", f"model={path.stem}", "debug=true"])
+        assert cfg.model.name == path.stem
+
+
+def test_sweep_jobs_expand_like_the_basic_sweeper():
+    from stance.params import sweep_jobs
+
+    jobs = sweep_jobs(["model=a,b", "seed=1", "hydra.job.chdir=true"], {"model.estimator.C": "0.1,1", "eval": "x"})
+    assert jobs == [[f"model.estimator.C={c}", "eval=x", f"model={m}", "seed=1"] for c in ("0.1", "1") for m in "ab"]
+    assert sweep_jobs(["model.estimator.C=interval(0.1,10)", "seed=1"]) == [["seed=1"]]  # ranges: checked per job
+    assert sweep_jobs([f"seed={','.join(map(str, range(300)))}"]) is None  # too many to check up front

@@ -56,8 +56,17 @@ def test_missing_config_value_fails_before_training(make_cfg):
 
 
 def test_bad_model_parameter_fails_before_training(make_cfg):
-    with pytest.raises(StanceError, match="model.estimator: .*unexpected keyword argument 'colour'"):
-        train(make_cfg("+model.estimator.colour=red"))
+    from omegaconf import open_dict
+
+    message = "model.estimator.colour: stance.models.TfidfClassifier has no parameter 'colour'"
+    with pytest.raises(StanceError, match=message):
+        make_cfg("+model.estimator.colour=red")  # at composition
+    cfg = make_cfg()
+    with open_dict(cfg):
+        cfg.model.estimator.colour = "red"  # a config edited in Python after composition
+    with pytest.raises(StanceError, match=message):
+        train(cfg)
+    assert not (make_cfg.store / "mlflow.db").exists()  # failed before the store was opened
 
 
 def test_data_errors_stay_one_line(make_cfg, tmp_path):

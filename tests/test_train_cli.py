@@ -86,3 +86,16 @@ def test_python_module_entry_point(stance_train, tiny_corpus, tmp_path, root):
                            f"hydra.run.dir={tmp_path}/r"],
                           cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_bad_estimator_value_in_any_job_stops_the_sweep_before_it_starts(stance_train, tmp_path):
+    proc = stance_train("-m", "model=tfidf_logreg,tfidf_svm", "model.estimator.C=1,abc")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: job #1 (model=tfidf_logreg model.estimator.C=abc): model.estimator.C: expected a number, "
+        "got 'abc' (stance.models.TfidfClassifier)")
+    assert "Traceback" not in proc.stderr
+    assert experiment_runs(stance_train.client, "foreign-troops") == []  # no job started, no sweep run
+    proc = stance_train("model.estimator.C=abc")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: model.estimator.C: expected a number, got 'abc' (stance.models.TfidfClassifier)"]

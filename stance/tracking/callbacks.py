@@ -32,9 +32,12 @@ class SweepParentRun(Callback):
     def on_multirun_start(self, config, **kwargs: Any) -> None:
         from stance.runtime import PARENT_RUN_FILE
 
-        tracker = Tracker.from_config(config)
+        from stance.params import check_sweep
+
         overrides = " ".join(config.hydra.overrides.task)
-        try:  # also creates the store and the experiment once, before parallel jobs start
+        try:  # every job's parameters, then the store and the experiment, before any job starts
+            check_sweep(config)
+            tracker = Tracker.from_config(config)
             self.run_id = tracker.start_parent(f"sweep: {overrides or config.experiment_name}",
                                                tags={"stance.overrides": overrides[:500]})
         except StanceError as exc:  # e.g. an unreachable server: one line, before any job starts
