@@ -261,6 +261,7 @@ def compare_command(experiment, sweep, all_runs, incomplete, out, log, overrides
     Only complete sweeps are compared by default: a newer sweep that is still running or was
     stopped early is named in a warning and skipped."""
     from stance.compare import compare_experiment, log_comparison
+    from stance.tracking.tracker import read_only_problem
     from stance.leaderboard import print_table, write_outputs
     from stance.config import experiments_dir
     from stance.experiments import experiment_config
@@ -268,6 +269,8 @@ def compare_command(experiment, sweep, all_runs, incomplete, out, log, overrides
 
     quiet_libraries()
     cfg = experiment_config(experiment, overrides)
+    if log and (problem := read_only_problem(cfg.tracking.uri)):
+        raise StanceError(f"{problem} (or compare with --no-log)")
     comparison = compare_experiment(cfg, sweep=sweep, all_runs=all_runs, incomplete=incomplete)
     if comparison.notice:
         click.echo(f"warning: {comparison.notice}", err=True)

@@ -241,7 +241,7 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, in
     from stance.tracking import OOF_PREDICTIONS, Tracker, run_rows
 
     tracker = Tracker.from_config(cfg)
-    tracker.connect()
+    tracker.connect(write=False)  # comparing reads; logging the comparison (log_comparison) writes
     report = cfg.get("report") or {}
     all_runs = all_runs or bool(report.get("all_runs"))
     complete, notice = True, None

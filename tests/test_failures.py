@@ -264,3 +264,50 @@ def test_a_live_run_is_left_alone_and_the_next_train_reaps_a_dead_one(make_cfg):
     assert client.get_run(live.info.run_id).info.status == "RUNNING"
     assert client.get_run(dead.info.run_id).info.status == "FAILED"
     client.set_terminated(live.info.run_id, "FINISHED")
+
+
+def without_file_override(command: list[str]) -> list[str]:
+    """``command`` run so that file permissions bind it: as root, without the capabilities
+    that let root write a read-only file (CAP_DAC_OVERRIDE and friends, via setpriv)."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: a read-only file cannot be made to bind")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner", *command]
+
+
+@pytest.mark.slow
+def test_a_read_only_store_is_one_line_for_writers_and_readable_for_readers(registered, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = folder / "mlflow.db"
+    store.write_bytes(Path(registered["uri"][len("sqlite:///"):]).read_bytes())
+    store.chmod(0o444)
+    before = store.read_bytes()
+    uri = f"sqlite:///{store}"
+    expected = f"error: the MLflow store at {store} is read-only (the file cannot be written)"
+    writers = [
+        ["train", "model=majority", f"tracking.uri={uri}", f"data.path={ROOT / 'annotations/gold.jsonl'}",
+         f"hydra.run.dir={tmp_path}/run"],
+        ["register", "--tracking-uri", uri, "--run", registered["run_id"]],
+        ["runs", "cleanup", "--tracking-uri", uri],
+        ["compare", "-o", f"tracking.uri={uri}", "--out", str(tmp_path / "out")],
+    ]
+    for command in writers:
+        proc = subprocess.run(without_file_override([STANCE, *command]), capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+        assert proc.returncode == 2, (command, proc.stderr[-800:])
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), (command, lines)
+    assert not (tmp_path / "out").exists()  # compare refused before writing anything
+    readers = [["models", "--tracking-uri", uri],
+               ["predict", "-m", registered["model"], "--tracking-uri", uri, "--mlflow", "A statement."],
+               ["compare", "-o", f"tracking.uri={uri}", "-o", f"data.path={registered['cfg'].data.path}",
+                "--no-log", "--out", str(tmp_path / "read")]]
+    for command in readers:
+        proc = subprocess.run(without_file_override([STANCE, *command]), capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+        assert proc.returncode == 0, (command, proc.stderr[-800:])
+    assert (tmp_path / "read" / "leaderboard.md").is_file()
+    assert store.read_bytes() == before

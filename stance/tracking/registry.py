@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL, sqlite_path
 from stance.errors import StanceError
 from stance.objective import Objective
-from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, resolve_uri, sqlite_problem
+from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, read_only_problem, resolve_uri, sqlite_problem
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def cleanup_runs(tracking_uri: str) -> list[str]:
     """Mark every RUNNING run whose process on this host is gone as FAILED; their ids."""
     from stance.tracking.liveness import reap
 
-    require_store(tracking_uri)
+    require_store(tracking_uri, write=True)
     return reap(_client(tracking_uri))
 
 
@@ -66,6 +66,7 @@ def best_run(tracking_uri: str, experiment: str, objective: Objective | str = Ob
 
 def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS) -> Registered:
     """Register the model logged by ``run_id`` as a new version of ``name`` and point ``alias`` at it."""
+    require_store(tracking_uri, write=True)
     client = _client(tracking_uri)
     try:
         run = client.get_run(run_id)
@@ -80,14 +81,14 @@ def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias
     return Registered(name, str(version.version), alias, run_id)
 
 
-def require_store(tracking_uri: str) -> None:
+def require_store(tracking_uri: str, write: bool = False) -> None:
     """Read-only commands never create a store: a sqlite store that is not there is an error
-    saying where it was looked for."""
+    saying where it was looked for. ``write``: the store must also be writable."""
     path = sqlite_path(tracking_uri)
     if path is not None and not path.is_file():
         raise StanceError(f"no MLflow store at {path} (run the main job there first, or point "
                           "--tracking-uri or MLFLOW_TRACKING_URI at an existing store)")
-    problem = sqlite_problem(tracking_uri)
+    problem = sqlite_problem(tracking_uri) or (read_only_problem(tracking_uri) if write else None)
     if problem:
         raise StanceError(problem)
 

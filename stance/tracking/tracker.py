@@ -141,9 +141,25 @@ def sqlite_problem(uri: str) -> str | None:
     return None
 
 
+def read_only_problem(uri: str) -> str | None:
+    """Why a sqlite store that exists cannot be written (the file, or the folder SQLite puts
+    its journal in, is not writable by this process), or None."""
+    path = sqlite_path(uri)
+    if path is None or not path.is_file():
+        return None
+    for what, where in (("the file", path), ("its folder", path.parent)):
+        if not os.access(where, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
+            return (f"the MLflow store at {path} is read-only ({what} cannot be written), and train, register, "
+                    "runs cleanup and compare --log write to it: make it writable, or point tracking.uri, "
+                    "--tracking-uri or MLFLOW_TRACKING_URI at a store you can write")
+    return None
+
+
 def store_error(uri: str, exc: Exception) -> str:
     """One line saying why the store at ``uri`` cannot be used."""
     text = str(exc)
+    if "readonly database" in text or "read-only" in text.lower() and "database" in text.lower():
+        return read_only_problem(uri) or f"the MLflow store at {uri} is read-only"
     if uri.startswith(("http://", "https://")) and ("Max retries exceeded" in text or "timed out" in text.lower()):
         reason = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
         why = reason.group(1).strip() if reason else "no answer"
@@ -176,6 +192,7 @@ class Tracker:
         self.uri = resolve_uri(uri)
         self.experiment = experiment
         self.artifact_root = artifact_root
+        self.read_only = False  #: set by :meth:`connect`: a sqlite store this process cannot write
 
     @classmethod
     def from_config(cls, cfg) -> "Tracker":
@@ -185,8 +202,12 @@ class Tracker:
     def client(self) -> MlflowClient:
         return MlflowClient(tracking_uri=self.uri)
 
-    def connect(self) -> str:
+    def connect(self, write: bool = True) -> str:
         """Point MLflow at the store and make sure the experiment exists; returns its id.
+
+        ``write`` (the default) also makes sure a sqlite store can be written, before any
+        work: a read-only store is one line. ``write=False`` (reading commands) accepts a
+        read-only store and leaves runs of dead processes as they are in it.
 
         An unreachable server is one clear error here, before any training starts, and at
         once: this first request is not retried (unless ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
@@ -194,14 +215,18 @@ class Tracker:
         Later requests keep MLflow's retries with backoff, which ride out a server restart.
         """
         problem = sqlite_problem(self.uri)
-        if problem:
-            raise StanceError(problem)
+        read_only = read_only_problem(self.uri)
+        if problem or (write and read_only):
+            raise StanceError(problem or read_only)
+        self.read_only = bool(read_only)
         mlflow.set_tracking_uri(self.uri)
         try:
             with fail_fast():
                 experiment = self.client.get_experiment_by_name(self.experiment)
+            if experiment is None and read_only:
+                raise StanceError(f"no experiment '{self.experiment}' in {self.uri} (read-only)")
             if experiment is not None:
-                reaped = reap(self.client, [experiment.experiment_id])
+                reaped = [] if read_only else reap(self.client, [experiment.experiment_id])
                 if reaped:
                     log.warning("marked %d run(s) whose process is gone as FAILED: %s", len(reaped), ", ".join(reaped))
                 return experiment.experiment_id
@@ -291,7 +316,8 @@ class Tracker:
         """The experiment's sweep parent runs, newest first (runs whose process is gone are
         marked FAILED first, so a killed sweep shows as such)."""
         experiment = self.client.get_experiment_by_name(self.experiment)
-        if experiment is not None and (reaped := reap(self.client, [experiment.experiment_id])):
+        if (experiment is not None and not self.read_only
+                and (reaped := reap(self.client, [experiment.experiment_id]))):
             log.warning("marked %d run(s) whose process is gone as FAILED: %s", len(reaped), ", ".join(reaped))
         return sorted(self.runs(f"tags.{TAG_ROLE} = 'sweep'"), key=lambda r: -r.info.start_time)
 
