@@ -68,6 +68,7 @@ class EvalSchema:
 class TrackingSchema:
     uri: str = MISSING
     artifact_root: Optional[str] = None
+    study_storage: Optional[str] = None  # database of the Optuna searches' studies (null: in memory, not resumable)
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Clusters and search: the submitit launcher (its local executor standing in for SLURM) and
-the Optuna sweeper configs, through the real ``stance train`` and Hydra's plugins."""
+the Optuna sweeper (:mod:`stance.search`), through the real ``stance train`` and Hydra's
+plugins, with the study in a real database: resumed after a ``kill -9``, shared by workers."""
 
 import math
 import shutil
@@ -23,18 +24,22 @@ def compose_with_hydra(*overrides):
         return compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
 
 
-def sweep(root, corpus, workdir, *args):
+def sweep_command(corpus, workdir, *args, sweep_dir="sweep"):
+    return [STANCE, "train", "-m", f"data.path={corpus}", f"tracking.uri=sqlite:///{workdir}/mlflow.db",
+            f"tracking.artifact_root={workdir}/art", f"tracking.study_storage=sqlite:///{workdir}/optuna.db",
+            "eval.n_bootstrap=50", "debug=true", f"hydra.sweep.dir={workdir}/{sweep_dir}", *args]
+
+
+def sweep(root, corpus, workdir, *args, sweep_dir="sweep"):
     uri = f"sqlite:///{workdir}/mlflow.db"
-    command = [STANCE, "train", "-m", f"data.path={corpus}", f"tracking.uri={uri}",
-               f"tracking.artifact_root={workdir}/art", "eval.n_bootstrap=50", "debug=true",
-               f"hydra.sweep.dir={workdir}/sweep", *args]
+    command = sweep_command(corpus, workdir, *args, sweep_dir=sweep_dir)
     proc = subprocess.run(command, cwd=root, env=clean_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("foreign-troops").experiment_id])
-    [parent] = [r for r in runs if r.data.tags.get("stance.role") == "sweep"]
-    assert parent.info.status == "FINISHED"
-    return proc, [r for r in runs if r is not parent]
+    parents = [r for r in runs if r.data.tags.get("stance.role") == "sweep"]
+    assert parents[0].info.status == "FINISHED"  # the newest sweep
+    return proc, [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
 
 
 @pytest.mark.slow
@@ -60,18 +65,32 @@ def test_parallel_launcher_config_composes_to_joblib():
 
 
 def search_space(*overrides):
-    """The sweeper's params as Optuna distributions, parsed by the plugin itself."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
+    """The sweeper's params as Optuna distributions, parsed as the sweeper parses them."""
+    from stance.search import search_space as parse
 
     sweeper = compose_with_hydra(*overrides).hydra.sweeper
-    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in sweeper.params.items()])
-    return sweeper, {o.get_key_element(): create_optuna_distribution_from_override(o) for o in parsed}
+    space, fixed = parse([f"{k}={v}" for k, v in sweeper.params.items()])
+    assert fixed == []
+    return sweeper, space
 
 
 def is_log(distribution) -> bool:
-    """A log-scale distribution (``log=True`` in Optuna 3, a LogUniformDistribution in Optuna 2)."""
-    return getattr(distribution, "log", type(distribution).__name__ == "LogUniformDistribution")
+    return distribution.log
+
+
+def test_the_search_grammar_becomes_optuna_distributions():
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    from stance.search import search_space as parse
+
+    space, fixed = parse(["a=interval(0.1, 2)", "b=int(interval(2, 12))", "c=tag(log, interval(1e-5, 1e-2))",
+                          "d=range(1, 5)", "e=choice(x, y)", "f=x,y,z", "g=3", "a=interval(0.5, 1)"])
+    assert space["a"] == FloatDistribution(0.5, 1.0)  # the later (command-line) value wins
+    assert space["b"] == IntDistribution(2, 12)
+    assert space["c"] == FloatDistribution(1e-5, 1e-2, log=True)
+    assert space["d"] == IntDistribution(1, 4)  # range's stop is excluded, as in Python
+    assert space["e"] == CategoricalDistribution(["x", "y"]) and space["f"] == CategoricalDistribution(["x", "y", "z"])
+    assert fixed == ["g=3"]
 
 
 def test_finetune_search_covers_learning_rate_and_epochs():
@@ -92,4 +111,62 @@ def test_optuna_search_of_tfidf_regularisation_runs_three_trials(root, tiny_corp
     values = [float(r.data.params["model.estimator.C"]) for r in runs]
     assert len(set(values)) == 3 and all(c_range.low <= c <= c_range.high for c in values)
     assert all(math.isfinite(r.data.metrics["macro_f1_mean"]) for r in runs)
-    assert "Best parameters" in proc.stdout + proc.stderr  # Optuna's summary of the study
+    assert "Best parameters" in proc.stdout + proc.stderr  # the study's summary
+    results = (tmp_path / "sweep" / "optimization_results.yaml").read_text()
+    assert "study_name: tfidf-regularisation-tfidf_logreg" in results and "n_trials: 3" in results
+
+    # the same command with a larger budget resumes the study: only the missing trials run
+    proc, runs = sweep(root, tiny_corpus, tmp_path, "hydra/sweeper=tfidf_search", "hydra.sweeper.n_trials=5",
+                       sweep_dir="again")
+    assert len(runs) == 2 and "resuming with 3 trial(s)" in proc.stdout + proc.stderr
+    assert "n_trials: 5" in (tmp_path / "again" / "optimization_results.yaml").read_text()
+
+
+def study_states(workdir, name="tfidf-regularisation-tfidf_logreg"):
+    import optuna
+
+    study = optuna.load_study(study_name=name, storage=f"sqlite:///{workdir}/optuna.db")
+    return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+
+@pytest.mark.slow
+def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_study(root, tiny_corpus, tmp_path):
+    import os
+    import signal
+    import time
+
+    # a search killed in its first trial: the trial stays RUNNING in the study
+    command = sweep_command(tiny_corpus, tmp_path, "hydra/sweeper=tfidf_search", "hydra.sweeper.n_trials=3",
+                            "debug=false")
+    process = subprocess.Popen(command, cwd=root, env=clean_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if (tmp_path / "optuna.db").exists():
+            try:
+                if "RUNNING" in study_states(tmp_path):
+                    break
+            except Exception:  # noqa: BLE001 - the study is being created
+                pass
+        time.sleep(0.3)
+    assert process.poll() is None, "the search ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert study_states(tmp_path) == ["RUNNING"]
+
+    # two workers started together on the same study run the rest between them
+    workers = [subprocess.Popen(sweep_command(tiny_corpus, tmp_path, "hydra/sweeper=tfidf_search",
+                                              "hydra.sweeper.n_trials=4", sweep_dir=f"worker{k}"),
+                                cwd=root, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for k in (1, 2)]
+    outputs = [w.communicate(timeout=900)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [o[-2000:] for o in outputs]
+    states = study_states(tmp_path)
+    assert states[0] == "FAIL"  # the killed trial, marked by the first worker to open the study
+    assert "of a process that is gone as FAIL" in "".join(outputs)
+    complete = states.count("COMPLETE")
+    assert 4 <= complete <= 5 and states.count("RUNNING") == 0  # 4 in all (a race may add one)
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    runs = client.search_runs([client.get_experiment_by_name("foreign-troops").experiment_id])
+    trials = [r for r in runs if r.data.tags.get("stance.role") != "sweep" and r.info.status == "FINISHED"]
+    assert len(trials) == complete  # every completed trial is a finished MLflow run
