@@ -56,9 +56,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_mlflow_server(home):
-    """A real ``mlflow server`` on 127.0.0.1 (free port): sqlite backend, artifacts served by
-    the server from ``home/artifacts``. Returns (url, process); stop it with stop_process."""
+def start_mlflow_server(home, backend: str | None = None):
+    """A real ``mlflow server`` on 127.0.0.1 (free port): a sqlite backend (or ``backend``, e.g.
+    PostgreSQL), artifacts served by the server from ``home/artifacts``. Returns (url, process);
+    stop it with stop_process."""
     import os
     import subprocess
     import sys
@@ -68,7 +69,7 @@ def start_mlflow_server(home):
     log = open(Path(home) / "server.log", "w")
     process = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{home}/server.db", "--artifacts-destination", f"{home}/artifacts",
+         "--backend-store-uri", backend or f"sqlite:///{home}/server.db", "--artifacts-destination", f"{home}/artifacts",
          "--workers", "2"],
         env=clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     process.log = log

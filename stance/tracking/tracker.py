@@ -233,7 +233,12 @@ class Tracker:
             location = None
             if self.artifact_root and not self.uri.startswith(("http://", "https://")):
                 location = Path(self.artifact_root).resolve().as_uri()
-            return self.client.create_experiment(self.experiment, artifact_location=location)
+            try:
+                return self.client.create_experiment(self.experiment, artifact_location=location)
+            except mlflow.exceptions.MlflowException as exc:  # another job created it first
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                return self.client.get_experiment_by_name(self.experiment).experiment_id
         except mlflow.exceptions.MlflowException as exc:
             raise StanceError(store_error(self.uri, exc)) from None
 
