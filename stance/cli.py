@@ -11,8 +11,9 @@ from pathlib import Path
 
 import click
 
-from stance.config import CHAMPION_ALIAS, CHAMPION_URI, REGISTERED_MODEL
+from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL
 from stance.cli_loop import corpus_add, labelstudio, suggest, suggest_simulate
+from stance.cli_predict import predict_command, serve_command
 from stance.cli_support import console as _console
 from stance.cli_support import user_errors
 from stance.errors import StanceError
@@ -328,130 +329,6 @@ def experiments_command(readme, overrides) -> None:
 
 
 # --------------------------------------------------------------------------- models
-@main.command("predict")
-@click.argument("statements", nargs=-1)
-@click.option("-i", "--input", "input_path", help="File of statements: .txt (one a line), .csv/.tsv or .jsonl "
-              "with a text column; '-' reads standard input.")
-@click.option("--article", "article", default=None, help="A new article (plain text): split into statements as the "
-              "corpus is, each classified with its span, plus a summary per label and holder.")
-@click.option("-m", "--model", "model_uri", default=None, help="Any MLflow model URI (runs:/..., models:/NAME@ALIAS). "
-              f"[default: {CHAMPION_URI}]")
-@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
-@click.option("--target", default=None, help="Target for statements that have none.")
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--target-column", default="target", show_default=True)
-@click.option("--input-format", type=click.Choice(["text", "csv", "tsv", "jsonl"]), default=None,
-              help="Format of the input (default: from the file suffix; standard input is plain text).")
-@click.option("--prior-shift", default=None, help="Correct for a label mix other than the training mix: 'em' "
-              "(estimated from the statements given) or e.g. 'support=0.2,oppose=0.5,neutral=0.3'.")
-@click.option("-o", "--output", default=None, help="Write a .csv or .jsonl file instead of printing.")
-@click.option("--force", is_flag=True, help="Let --output replace an existing file.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table",
-              show_default=True, help="What to print when there is no --output.")
-@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder (faster; labels may differ "
-              "slightly: see benchmarks/lean.py).")
-@click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow instead of its lean "
-              "artefact (slower to start; any model family).")
-@user_errors
-def predict_command(statements, input_path, article, model_uri, tracking_uri, target, text_column, target_column,
-                    input_format, prior_shift, output, force, fmt, int8, through_mlflow) -> None:
-    """Classify statements given as arguments, in a file, or on standard input.
-
-    The model is read from its lean artefact (ONNX encoder and plain arrays, built once per
-    model version and checked against the store), so a cold start takes about a second;
-    a family without a lean form loads through MLflow, with a notice.
-    """
-    import logging
-
-    from stance.predict import classify, read_statements, write_predictions
-    from stance.runtime import quiet_libraries
-
-    quiet_libraries()
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
-    options = dict(target=target, text_column=text_column, target_column=target_column, fmt=input_format)
-    if sum(map(bool, (statements, input_path, article))) > 1:
-        raise StanceError("give statements as arguments, with --input or with --article: one of them")
-    if output and Path(output).exists() and not force:
-        raise StanceError("the output file exists: add --force to replace it", path=output)
-    if article:
-        _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow)
-        return
-    if input_path == "-" or (not statements and not input_path and not sys.stdin.isatty()):
-        given = read_statements(data=sys.stdin.buffer.read(), name="<stdin>", **options)
-    elif input_path:
-        given = read_statements(path=input_path, **options)
-    elif statements:
-        given = read_statements(statements, target=target)
-    else:
-        raise StanceError("no statements: give them as arguments, with --input FILE, or on standard input")
-    if given.blank:
-        click.echo(f"skipped {given.blank} blank statement(s)", err=True)
-    from stance.prior_shift import parse_mix
-
-    table = classify(given.rows, model_uri or CHAMPION_URI, tracking_uri,
-                     prior_shift=parse_mix(prior_shift) if prior_shift else None, lean=not through_mlflow,
-                     precision="int8" if int8 else "fp32")
-    text = write_predictions(table, output, fmt)
-    if output:
-        click.echo(f"{len(table)} predictions -> {output}", err=True)
-    elif text is not None:
-        click.echo(text, nl=False)
-    else:
-        from stance.predict import predictions_table
-
-        _console().print(predictions_table(table))
-
-
-def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow) -> None:
-    from stance.predict import ARTICLE_COLUMNS, classify_article, predictions_table, summary_table, write_predictions
-
-    rows, summary = classify_article(article, model_uri or CHAMPION_URI, tracking_uri, target,
-                                     lean=not through_mlflow, precision="int8" if int8 else "fp32")
-    text = write_predictions(rows, output, fmt, columns=ARTICLE_COLUMNS)
-    if output:
-        click.echo(f"{len(rows)} predictions -> {output}", err=True)
-    elif text is not None:
-        click.echo(text, nl=False)
-    else:
-        _console().print(predictions_table(rows))
-    Console = type(_console())
-    Console(stderr=True, highlight=False).print(summary_table(summary))
-
-
-@main.command("serve")
-@click.option("-m", "--model", "model_uri", default=None, help=f"Any MLflow model URI. [default: {CHAMPION_URI}]")
-@click.option("--tracking-uri", default=None, help="MLflow store. [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
-@click.option("-p", "--port", default=8080, show_default=True, type=int)
-@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder.")
-@click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow, not its lean artefact.")
-@user_errors
-def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow) -> None:
-    """Serve a model over HTTP: GET /health, POST /predict with {"statements": [{"text": ...}, ...]}."""
-    import logging
-
-    from stance.predict import load
-    from stance.runtime import quiet_libraries
-    from stance.serve import make_server
-
-    quiet_libraries()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    uri = model_uri or CHAMPION_URI
-    model = load(uri, tracking_uri, lean=not through_mlflow, precision="int8" if int8 else "fp32")
-    try:
-        server = make_server(model, uri, host, port)
-    except OSError as exc:
-        raise StanceError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-    click.echo(f"serving {uri} ({model.how}) on http://{host}:{server.server_port}  "
-               "(GET /health, POST /predict; Ctrl-C stops)", err=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 @main.command("register")
 @click.option("--run", "run_id", default=None, help="The run whose model to register.")
 @click.option("--experiment", default=None, help="Or: pick the best finished run of this MLflow experiment ...")
@@ -517,6 +394,8 @@ def models_command(tracking_uri) -> None:
 
 corpus.add_command(corpus_add)
 main.add_command(labelstudio)
+main.add_command(predict_command)
+main.add_command(serve_command)
 main.add_command(suggest)
 main.add_command(suggest_simulate)
 

@@ -3,6 +3,7 @@ pick the best run of an experiment, and load a model by URI with clear errors.""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,21 @@ def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias
         raise StanceError(f"cannot register the model of run {run_id}: {str(exc).splitlines()[0]}") from None
     client.set_registered_model_alias(name, alias, version.version)
     return Registered(name, str(version.version), alias, run_id)
+
+
+def spark_udf(spark, model_uri: str, tracking_uri: str):
+    """``mlflow.pyfunc.spark_udf`` of a model in this store (``stance predict --spark --spark-engine
+    pyfunc``): a struct of the pyfunc's columns, the label and one probability per label."""
+    from stance.labels import LABELS
+
+    _client(tracking_uri)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    result = ", ".join(["label string", *(f"{label} double" for label in LABELS)])
+    try:
+        return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result, env_manager="local")
+    except (MlflowException, OSError) as exc:
+        reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+        raise StanceError(f"cannot load model '{model_uri}' ({reason})") from None
 
 
 def require_store(tracking_uri: str, write: bool = False) -> None:
