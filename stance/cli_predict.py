@@ -65,7 +65,7 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
     """
     import logging
 
-    from stance.predict import classify, read_statements, write_predictions
+    from stance.predict import classify, read_statements
     from stance.runtime import quiet_libraries
 
     quiet_libraries()
@@ -103,15 +103,20 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
     table = classify(given.rows, model_uri or CHAMPION_URI, tracking_uri,
                      prior_shift=parse_mix(prior_shift) if prior_shift else None, lean=not through_mlflow,
                      precision="int8" if int8 else "fp32")
-    text = write_predictions(table, output, fmt)
+    _emit(table, output, fmt)
+
+
+def _emit(rows: list[dict], output, fmt: str, columns: list[str] | None = None) -> None:
+    """Predictions to ``output`` (CSV/JSONL), or to the terminal as CSV/JSONL text or a table."""
+    from stance.predict import predictions_table, write_predictions
+
+    text = write_predictions(rows, output, fmt, **({"columns": columns} if columns else {}))
     if output:
-        click.echo(f"{len(table)} predictions -> {output}", err=True)
+        click.echo(f"{len(rows)} predictions -> {output}", err=True)
     elif text is not None:
         click.echo(text, nl=False)
     else:
-        from stance.predict import predictions_table
-
-        _console().print(predictions_table(table))
+        _console().print(predictions_table(rows))
 
 
 def _predict_spark(paths: tuple[str, ...], unused: list[str], **options) -> None:
@@ -126,17 +131,11 @@ def _predict_spark(paths: tuple[str, ...], unused: list[str], **options) -> None
 
 
 def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow) -> None:
-    from stance.predict import ARTICLE_COLUMNS, classify_article, predictions_table, summary_table, write_predictions
+    from stance.predict import ARTICLE_COLUMNS, classify_article, summary_table
 
     rows, summary = classify_article(article, model_uri or CHAMPION_URI, tracking_uri, target,
                                      lean=not through_mlflow, precision="int8" if int8 else "fp32")
-    text = write_predictions(rows, output, fmt, columns=ARTICLE_COLUMNS)
-    if output:
-        click.echo(f"{len(rows)} predictions -> {output}", err=True)
-    elif text is not None:
-        click.echo(text, nl=False)
-    else:
-        _console().print(predictions_table(rows))
+    _emit(rows, output, fmt, columns=ARTICLE_COLUMNS)
     Console = type(_console())
     Console(stderr=True, highlight=False).print(summary_table(summary))
 

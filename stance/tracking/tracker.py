@@ -326,11 +326,6 @@ class Tracker:
             log.warning("marked %d run(s) whose process is gone as FAILED: %s", len(reaped), ", ".join(reaped))
         return sorted(self.runs(f"tags.{TAG_ROLE} = 'sweep'"), key=lambda r: -r.info.start_time)
 
-    def latest_sweep(self) -> str | None:
-        """The most recent sweep parent run of the experiment (complete or not), or None."""
-        sweeps = self.sweeps()
-        return sweeps[0].info.run_id if sweeps else None
-
     def sweep(self, run_id: str) -> Any:
         """A sweep's parent run (a clear error if there is none with this id)."""
         try:
