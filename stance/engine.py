@@ -247,7 +247,7 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
 
 def _summary(cfg, cv: _CrossValidation) -> dict[str, float]:
     """Means, spreads and bootstrap CIs over folds, timings, and the pooled scores."""
-    from stance.metrics import HEADLINE, fold_metrics, summarise
+    from stance.metrics import HEADLINE, fold_metrics, per_target_scores, summarise, target_key
 
     per_fold = cv.per_fold
     summary = summarise(per_fold, cv.pairs, n_resamples=cfg.eval.n_bootstrap, confidence=cfg.eval.confidence,
@@ -260,6 +260,10 @@ def _summary(cfg, cv: _CrossValidation) -> dict[str, float]:
             summary[f"{key}_mean"] = float(np.mean([f[key] for f in per_fold]))
     pooled_metrics = fold_metrics(cv.predictions["gold"], cv.predictions["predicted"])
     summary.update({f"pooled_{m}": pooled_metrics[m] for m in ("macro_f1", "f_avg", "accuracy")})
+    by_target = per_target_scores(cv.predictions["target"], cv.predictions["gold"], cv.predictions["predicted"])
+    if len(by_target) > 1:  # multi-target corpora: each target's pooled scores ("target_<name>_<metric>")
+        summary.update({f"target_{target_key(t)}_{m}": s[m] for t, s in by_target.items()
+                        for m in (*HEADLINE, "n")})
     summary["n_folds"] = float(len(per_fold))
     return summary
 

@@ -100,12 +100,32 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
                   markdown_table(["model", f"{metric} × 100", "95% CI", "source"],
                                  [[name, f"{score:.1f}", ci, source] for score, name, source, ci in
                                   sorted(side, key=lambda row: -row[0])], ["---", "---:", "---:", "---"])]
+    by_target = target_rows(comparison)
+    if by_target:
+        lines += ["", f"{comparison.metric} on each target's statements (the last column pools them):", "",
+                  markdown_table(by_target[0], by_target[1], ["---"] + ["---:"] * (len(by_target[0]) - 1))]
     if comparison.has_reference:
         header, rows = reference_rows(comparison)
         lines += ["", f"Each run against the run of the same model and settings with `{comparison.reference}` "
                       "(Δ is the run's score minus that run's; tests as above, Holm over these comparisons):", "",
                   markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1))]
     return "\n".join(lines) + "\n"
+
+
+def target_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]] | None:
+    """Header and cells of each run's score on each target (multi-target corpora), or None."""
+    metric = comparison.metric
+    prefix, suffix = "target_", f"_{metric}"
+    keys = sorted({k[len(prefix):-len(suffix)] for e in comparison.entries for k in e.metrics
+                   if k.startswith(prefix) and k.endswith(suffix)})
+    if not keys:
+        return None
+    sizes = {k: next((e.metrics[f"{prefix}{k}_n"] for e in comparison.entries if f"{prefix}{k}_n" in e.metrics), None)
+             for k in keys}
+    header = ["model", *(k if sizes[k] is None else f"{k} (n={sizes[k]:.0f})" for k in keys), f"{metric} (all)"]
+    rows = [[e.label, *(_num(e.metrics.get(f"{prefix}{k}{suffix}")) for k in keys), _num(e.metrics.get(f"{metric}_mean"))]
+            for e in comparison.entries]
+    return header, rows
 
 
 def candidates_markdown(comparison: Comparison, heading: str = "") -> str:
@@ -134,6 +154,9 @@ def reference_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
 def print_table(comparison: Comparison, title: str = "") -> None:
     """The leaderboard in the terminal (and each run against its reference, if the experiment sets one)."""
     print_rich(rich_table(*table_rows(comparison), title=title))
+    by_target = target_rows(comparison)
+    if by_target:
+        print_rich(rich_table(*by_target, title=f"{comparison.metric} by target"))
     if comparison.has_reference:
         print_rich(rich_table(*reference_rows(comparison), title=f"against {comparison.reference}"))
 

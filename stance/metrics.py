@@ -81,6 +81,30 @@ def fold_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[
     return metrics
 
 
+def target_key(target: str) -> str:
+    """A target's name as it appears in metric names: lower case, runs of other characters as ``_``."""
+    import re
+
+    return re.sub(r"[^0-9a-z]+", "_", str(target).lower()).strip("_") or "target"
+
+
+def per_target_scores(targets: Sequence[str], y_true: Sequence[str], y_pred: Sequence[str],
+                      labels: Sequence[str] = LABELS) -> dict[str, dict[str, float]]:
+    """Headline scores and statement count of each target's statements, by target (in sorted order).
+
+    On a multi-target benchmark (TweetEval) the official score pools the targets; these show
+    where it comes from.
+    """
+    targets, y_true, y_pred = np.asarray(targets), np.asarray(y_true), np.asarray(y_pred)
+    scores = {}
+    for target in sorted(set(targets.tolist())):
+        mine = targets == target
+        cm = confusion(y_true[mine], y_pred[mine], labels)
+        scores[str(target)] = {**{k: float(v) for k, v in scores_from_confusion(cm, labels).items()},
+                               "n": float(mine.sum())}
+    return scores
+
+
 def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool], n_bins: int = 10) -> float:
     """Expected calibration error of the top label: the mean gap between confidence and accuracy
     over ``n_bins`` equal-width confidence bins, weighted by the share of statements in each

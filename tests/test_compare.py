@@ -202,6 +202,23 @@ def test_published_scores_sit_beside_ours_in_score_order():
     assert "| tfidf_embed_svm | 70.0 | [68.0, 72.0] | stance (this table) |" in beside
 
 
+def test_each_targets_score_gets_its_own_table():
+    from stance.compare import Comparison, Entry
+
+    metrics = {"f_avg_mean": 0.70, "f_avg_ci_low": 0.68, "f_avg_ci_high": 0.72, "target_atheism_f_avg": 0.61,
+               "target_atheism_n": 220.0, "target_hillary_clinton_f_avg": 0.75, "target_hillary_clinton_n": 295.0,
+               "target_atheism_macro_f1": 0.5}
+    ours = Entry("r1", "tfidf_embed_svm", "tfidf_embed_svm", [], metrics)
+    table = markdown(Comparison("tweeteval", "f_avg", [ours], []))
+    section = table.split("f_avg on each target's statements")[1]
+    assert "| model | atheism (n=220) | hillary_clinton (n=295) | f_avg (all) |" in section
+    assert "| tfidf_embed_svm | 0.610 | 0.750 | 0.700 |" in section
+    # single-target corpora have no such table
+    plain = Entry("r2", "tfidf_svm", "tfidf_svm", [], {k: metrics[k] for k in ("f_avg_mean", "f_avg_ci_low",
+                                                                               "f_avg_ci_high")})
+    assert "each target's statements" not in markdown(Comparison("foreign-troops", "f_avg", [plain], []))
+
+
 def _oof(gold: list[str], predicted: list[str]):
     import pandas as pd
 

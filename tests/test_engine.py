@@ -134,6 +134,13 @@ def test_fixed_splits_report_validation_and_pooled_test_scores(make_cfg, tiny_tw
     # the official metric pools the targets' test predictions
     assert result.metrics["f_avg_mean"] == pytest.approx(fold_metrics(oof["gold"], oof["predicted"])["f_avg"])
     assert {"val_macro_f1_mean", "val_f_avg_mean", "val_accuracy_mean"} <= result.metrics.keys()
+    # and each target's own test scores beside the pooled ones
+    for target, key in [("Legalization of Abortion", "legalization_of_abortion"),
+                        ("Climate Change is a Real Concern", "climate_change_is_a_real_concern")]:
+        mine = oof[oof["target"] == target]
+        assert result.metrics[f"target_{key}_f_avg"] == pytest.approx(
+            fold_metrics(mine["gold"], mine["predicted"])["f_avg"], nan_ok=True)
+        assert result.metrics[f"target_{key}_n"] == 2
     run = MlflowClient(make_cfg().tracking.uri).get_run(result.run_id)
     for key in ("val_f_avg_mean", "val_accuracy_mean"):
         assert run.data.metrics[key] == pytest.approx(result.metrics[key], nan_ok=True)

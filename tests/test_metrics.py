@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from stance.metrics import bootstrap_fold_means, fold_metrics, scores_from_confusion, summarise
+from stance.metrics import (bootstrap_fold_means, fold_metrics, per_target_scores, scores_from_confusion, summarise,
+                            target_key)
 
 GOLD = ["support", "support", "oppose", "oppose", "neutral", "neutral"]
 PRED = ["support", "oppose", "oppose", "oppose", "neutral", "support"]
@@ -75,3 +76,14 @@ def test_tweeteval_metric_pools_the_targets_hand_computed():
     # not the mean of the targets' own F_avg ((0.5 + 0) / 2 = 0.25 for A, 1 for B: 0.625)
     per_target = [fold_metrics(gold[k:k + 4], pred[k:k + 4])["f_avg"] for k in (0, 4)]
     assert per_target == [pytest.approx(0.25), pytest.approx(1.0)]
+    # each target's own scores, as reported beside the pooled one
+    scores = per_target_scores(["A"] * 4 + ["B"] * 4, gold, pred)
+    assert list(scores) == ["A", "B"]
+    assert scores["A"]["f_avg"] == pytest.approx(0.25) and scores["A"]["accuracy"] == pytest.approx(0.5)
+    assert scores["B"] == {"macro_f1": 1.0, "f_avg": 1.0, "accuracy": 1.0, "n": 4.0}
+
+
+def test_target_keys_are_metric_safe():
+    assert target_key("Climate Change is a Real Concern") == "climate_change_is_a_real_concern"
+    assert target_key("Hillary Clinton!") == "hillary_clinton"
+    assert target_key("???") == "target"
