@@ -83,6 +83,7 @@ class ObjectiveSchema:
 @dataclass
 class RegistrySchema:
     register_best: bool = False  # at the end of a sweep, register its best run's model (by the objective)
+    only_if_better: bool = False  # ... only if it beats the current champion on the same statements
     name: str = REGISTERED_MODEL
     alias: str = CHAMPION_ALIAS
     lean: bool = True  # also build the model's lean artefact (ONNX encoder, plain arrays) for fast prediction

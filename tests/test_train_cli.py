@@ -59,6 +59,32 @@ def test_sweep_groups_runs_under_a_parent_and_prints_a_leaderboard(stance_train)
     assert "Registered the best run by macro_f1_mean as models:/zoo@champion" in proc.stdout
 
 
+def test_only_if_better_keeps_a_champion_that_the_sweep_does_not_beat(stance_train, tiny_tweeteval):
+    client = stance_train.client
+    # the champion: the better of two models
+    assert stance_train("-m", "model=majority,tfidf_logreg", "registry.register_best=true").returncode == 0
+    champion = client.get_model_version_by_alias("stance-foreign-troops", "champion")
+    score = client.get_run(champion.run_id).data.metrics["macro_f1_mean"]
+    # a sweep of the worst model on the same statements keeps it
+    proc = stance_train("-m", "model=majority", "registry.register_best=true", "registry.only_if_better=true")
+    assert proc.returncode == 0, proc.stderr
+    mine = [r for r in experiment_runs(client, "foreign-troops") if r.data.tags.get("stance.model") == "majority"]
+    assert f"does not beat the champion's {score:.3f}" in proc.stdout
+    assert client.get_model_version_by_alias("stance-foreign-troops", "champion").version == champion.version
+    assert len(mine) == 2 and all(r.data.metrics["macro_f1_mean"] < score for r in mine)
+    # runs on other statements cannot take it, however they score
+    proc = stance_train("-m", "model=tfidf_logreg", "data=tweeteval", f"data.path={tiny_tweeteval}", "eval=fixed",
+                        "registry.register_best=true", "registry.only_if_better=true")
+    assert proc.returncode == 0, proc.stderr
+    assert "differs in dataset_fingerprint, stance.eval, so run" in proc.stdout
+    assert client.get_model_version_by_alias("stance-foreign-troops", "champion").version == champion.version
+    # a better run on the same statements takes it (a new alias: no champion yet)
+    proc = stance_train("-m", "model=tfidf_logreg", "registry.register_best=true", "registry.only_if_better=true",
+                        "registry.alias=challenger")
+    assert "no model holds models:/stance-foreign-troops@challenger yet" in proc.stdout
+    assert "Registered the best run by macro_f1_mean as models:/stance-foreign-troops@challenger" in proc.stdout
+
+
 @pytest.mark.parametrize("override, message", [
     ("model=nonexistent", "Could not find 'model/nonexistent'"),
     ("seed=abc", "Value 'abc' of type 'str' could not be converted to Integer"),

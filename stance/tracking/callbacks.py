@@ -67,16 +67,7 @@ class SweepParentRun(Callback):
             print_status(run_rows(children), title=title, objective=Objective.from_config(config))
         registry = config.get("registry")
         if ok and registry is not None and registry.register_best:
-            from stance.tracking.registry import best_run, register
-
-            objective = Objective.from_config(config)
-            best = best_run(tracker.uri, tracker.experiment, objective, parent_run_id=self.run_id)
-            print(f"\nRegistered the best run by {objective.key} as "
-                  f"{register(tracker.uri, best.info.run_id, registry.name, registry.alias)}")
-            if registry.get("lean", True):
-                from stance.lean.cache import prepare
-
-                print(prepare(f"models:/{registry.name}@{registry.alias}", tracker.uri))
+            register_best(config, tracker, self.run_id)
         print(f"\nOpen the runs: mlflow ui --backend-store-uri {tracker.uri}")
 
     @classmethod
@@ -89,3 +80,23 @@ class SweepParentRun(Callback):
                 tracker.end_sweep(run_id, status)
             except Exception as exc:  # the store is gone too: say so, do not hide the first error
                 print(f"warning: could not end sweep run {run_id} in {tracker.uri}: {exc}", file=sys.stderr)
+
+
+def register_best(config, tracker: Tracker, sweep_run_id: str) -> None:
+    """Register the sweep's best run as ``registry.name@registry.alias`` (with its lean artefact);
+    with ``registry.only_if_better``, only if it beats the current champion on the same statements."""
+    from stance.tracking.registry import best_run, challenge, register
+
+    registry, objective = config.registry, Objective.from_config(config)
+    best = best_run(tracker.uri, tracker.experiment, objective, parent_run_id=sweep_run_id)
+    if registry.get("only_if_better", False):
+        better, reason = challenge(tracker.uri, best, objective, registry.name, registry.alias)
+        print(f"\n{reason}")
+        if not better:
+            return
+    print(f"\nRegistered the best run by {objective.key} as "
+          f"{register(tracker.uri, best.info.run_id, registry.name, registry.alias)}")
+    if registry.get("lean", True):
+        from stance.lean.cache import prepare
+
+        print(prepare(f"models:/{registry.name}@{registry.alias}", tracker.uri))

@@ -82,6 +82,49 @@ def register(tracking_uri: str, run_id: str, name: str = REGISTERED_MODEL, alias
     return Registered(name, str(version.version), alias, run_id)
 
 
+def champion_run(tracking_uri: str, name: str = REGISTERED_MODEL, alias: str = CHAMPION_ALIAS):
+    """The run whose model ``models:/name@alias`` is, or None while no version holds the alias."""
+    client = _client(tracking_uri)
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+    try:
+        return client.get_run(version.run_id) if version.run_id else None
+    except MlflowException:
+        return None
+
+
+#: Tags two runs must share to be scored on the same statements the same way.
+SAME_EVALUATION = ("dataset_fingerprint", "stance.eval")
+
+
+def challenge(tracking_uri: str, run, objective: Objective = Objective(), name: str = REGISTERED_MODEL,
+              alias: str = CHAMPION_ALIAS) -> tuple[bool, str]:
+    """Whether ``run`` should take ``name@alias`` from the current champion, and why, in one line.
+
+    Yes when no model holds the alias, or when the champion was scored on the same statements
+    with the same evaluation and ``run`` scores better by ``objective``. A champion scored on
+    other statements (another corpus, other folds) is never replaced by a run that cannot be
+    compared with it.
+    """
+    current = champion_run(tracking_uri, name, alias)
+    key = objective.key
+    mine = run.data.metrics[key]
+    if current is None:
+        return True, f"no model holds models:/{name}@{alias} yet: {key} {mine:.3f} takes it"
+    theirs = current.data.metrics.get(key)
+    differs = [t for t in SAME_EVALUATION if current.data.tags.get(t) != run.data.tags.get(t)]
+    if differs or theirs is None:
+        why = f"differs in {', '.join(differs)}" if differs else f"has no {key}"
+        return False, (f"kept models:/{name}@{alias} (run {current.info.run_id}): it {why}, so run "
+                       f"{run.info.run_id} cannot be compared with it")
+    if objective.sign() * (mine - theirs) > 0:
+        return True, f"{key} {mine:.3f} beats the champion's {theirs:.3f} (run {current.info.run_id})"
+    return False, (f"kept models:/{name}@{alias}: this sweep's best {key} {mine:.3f} does not beat the "
+                   f"champion's {theirs:.3f} (run {current.info.run_id})")
+
+
 def spark_udf(spark, model_uri: str, tracking_uri: str):
     """``mlflow.pyfunc.spark_udf`` of a model in this store (``stance predict --spark --spark-engine
     pyfunc``): a struct of the pyfunc's columns, the label and one probability per label."""
