@@ -61,10 +61,11 @@ def test_full_config_composes_with_the_schema(root):
 def test_every_model_config_names_a_class_of_the_zoo(root):
     import importlib
 
+    from stance.config import compose
     from stance.models import StanceClassifier
 
     for path in sorted((CONF / "model").glob("*.yaml")):
-        node = OmegaConf.load(path)
+        node = compose([f"model={path.stem}"]).model  # as composed: a config may extend another
         assert node.name == path.stem
         module, _, name = node.estimator._target_.rpartition(".")
         assert issubclass(getattr(importlib.import_module(module), name), StanceClassifier)
