@@ -94,6 +94,25 @@ def test_lean_and_mlflow_paths_agree(make_cfg, model):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model", ["tfidf_embed_svm", "embed_logreg"])
+def test_hashtags_are_split_the_same_way_on_both_paths(make_cfg, model):
+    from stance.lean.cache import prepare
+
+    uri, result = trained(make_cfg, f"model={model}", "model.estimator.split_hashtags=true")
+    version = register(uri, result.run_id, f"tags-{model}", "champion")
+    model_uri = f"models:/{version.name}@champion"
+    texts = ["#NoTroopsInUkraine now!", "Paris backs #BootsOnTheGround", "#ÜberTruppen #G7summit", "no tags here"]
+    folder = artefact_dir(resolve_ref(model_uri, uri))
+    assert str(folder) in prepare(model_uri, uri)
+    [block] = [b for m in json.loads((folder / "spec.json").read_text())["models"].values()
+               for b in m["features"] if b["kind"] == "embedding" and b["column"] == "text"]
+    assert block["split_hashtags"] is True
+    lean, through_mlflow = predict(texts, model_uri, uri), predict(texts, model_uri, uri, lean=False)
+    assert lean["label"].tolist() == through_mlflow["label"].tolist()
+    np.testing.assert_allclose(lean[PROBA].to_numpy(), through_mlflow[PROBA].to_numpy(), rtol=0, atol=1e-4)
+
+
+@pytest.mark.slow
 def test_a_family_without_a_lean_form_falls_back_with_a_notice(make_cfg, caplog):
     uri, result = trained(make_cfg, "model=stratified")
     register(uri, result.run_id, "lean-stratified", "champion")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stance.text import prepare
+
 #: The artefact layout this code reads; a different one is rebuilt, never guessed at.
 FORMAT = 1
 PRECISIONS = ("fp32", "int8")
@@ -281,6 +283,8 @@ class LeanModel:
             elif block["kind"] == "onehot":
                 blocks.append(onehot(block, self.arrays, column))
             elif block["kind"] == "embedding":
+                if block.get("split_hashtags"):  # as the embedder did in training (stance.text)
+                    column = prepare(column, hashtags=True)
                 vectors = self.encoders[block["encoder"]].encode(column).astype(np.float64)
                 blocks.append(vectors * block["weight"])
             else:

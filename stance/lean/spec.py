@@ -59,8 +59,9 @@ class Spec:
             raise NotExportable("only a one-column OneHotEncoder(handle_unknown='ignore') has a lean form")
         return {"kind": "onehot", "column": column, "categories": [str(c) for c in encoder.categories_[0]]}
 
-    def embedding(self, pretrained: str | None, column: str, weight: float = 1.0) -> dict:
-        return {"kind": "embedding", "column": column, "encoder": self.encoder(pretrained), "weight": float(weight)}
+    def embedding(self, pretrained: str | None, column: str, weight: float = 1.0, split_hashtags: bool = False) -> dict:
+        return {"kind": "embedding", "column": column, "encoder": self.encoder(pretrained), "weight": float(weight),
+                "split_hashtags": bool(split_hashtags)}
 
     def column_transformer(self, features) -> list[dict]:
         """The blocks of a fitted ColumnTransformer, in its output order."""

@@ -13,15 +13,17 @@ class EmbeddingLogReg(StanceClassifier):
     The features are the statement's embedding and, with ``use_target``, the target's
     embedding beside it. The encoder is not trained and not pickled: it is loaded again
     from ``pretrained`` when needed (once per process), on ``device`` (auto: a CUDA GPU when
-    there is one).
+    there is one). ``split_hashtags``: the encoder reads "#StopTheWar" as "Stop The War".
     """
 
     family = "embedding"
 
     def __init__(self, pretrained: str | None = None, C: float = 1.0, class_weight: str | None = "balanced",
-                 batch_size: int = 32, use_target: bool = True, device: str = "auto", seed: int = 0):
+                 batch_size: int = 32, use_target: bool = True, device: str = "auto", split_hashtags: bool = False,
+                 seed: int = 0):
         self.pretrained = pretrained
         self.device = device
+        self.split_hashtags = split_hashtags
         self.C = C
         self.class_weight = class_weight
         self.batch_size = batch_size
@@ -30,9 +32,10 @@ class EmbeddingLogReg(StanceClassifier):
 
     def _embed(self, X) -> np.ndarray:
         from stance.models.encoders import embed
+        from stance.text import prepare
 
         texts, targets = self._inputs(X)
-        vectors = embed(self.pretrained, texts, self.batch_size, self.device)
+        vectors = embed(self.pretrained, prepare(texts, self.split_hashtags), self.batch_size, self.device)
         if not self.use_target:
             return vectors
         return np.hstack([vectors, embed(self.pretrained, targets, self.batch_size, self.device)])
@@ -53,7 +56,7 @@ class EmbeddingLogReg(StanceClassifier):
         return full
 
     def lean_spec(self, spec) -> dict:
-        features = [spec.embedding(self.pretrained, "text")]
+        features = [spec.embedding(self.pretrained, "text", split_hashtags=self.split_hashtags)]
         if self.use_target:
             features.append(spec.embedding(self.pretrained, "target"))
         return {"*": {"features": features, "head": spec.head(self.model_)}}

@@ -12,25 +12,30 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     """A scikit-learn transformer: texts to (scaled) sentence embeddings of a frozen encoder.
 
     The encoder is loaded on first use, shared by every embedder of the same ``pretrained``
-    in the process, and never pickled.
+    in the process, and never pickled. ``split_hashtags``: the encoder reads "#StopTheWar"
+    as "Stop The War" (:mod:`stance.text`).
     """
 
-    def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64, device: str = "auto"):
+    def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64, device: str = "auto",
+                 split_hashtags: bool = False):
         self.pretrained = pretrained
         self.weight = weight
         self.batch_size = batch_size
         self.device = device
+        self.split_hashtags = split_hashtags
 
     def fit(self, X, y=None):
         return self
 
     def transform(self, X) -> np.ndarray:
         from stance.models.encoders import embed
+        from stance.text import prepare
 
-        return embed(self.pretrained, [str(x) for x in X], self.batch_size, self.device) * self.weight
+        texts = prepare([str(x) for x in X], self.split_hashtags)
+        return embed(self.pretrained, texts, self.batch_size, self.device) * self.weight
 
     def lean_block(self, spec, column: str) -> dict:
-        return spec.embedding(self.pretrained, column, self.weight)
+        return spec.embedding(self.pretrained, column, self.weight, self.split_hashtags)
 
 
 class TfidfEmbeddingClassifier(TfidfClassifier):
@@ -38,7 +43,8 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
 
     Sparse word and character n-grams capture the words of a stance; the frozen encoder
     (default: the packaged all-MiniLM-L6-v2) adds what the words mean.
-    ``embedding_weight`` scales the unit-length embedding against the n-gram block.
+    ``embedding_weight`` scales the unit-length embedding against the n-gram block;
+    ``split_hashtags`` gives the encoder hashtags as words (the n-grams read the text as it is).
     """
 
     family = "hybrid"
@@ -47,7 +53,7 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
                  char_ngrams: tuple[int, int] = (2, 5), min_df: int = 1, sublinear_tf: bool = True,
                  C: float = 1.0, class_weight: str | None = "balanced", use_target: bool = True,
                  per_target: bool = False, pretrained: str | None = None, embedding_weight: float = 1.0,
-                 batch_size: int = 64, device: str = "auto", seed: int = 0):
+                 batch_size: int = 64, device: str = "auto", split_hashtags: bool = False, seed: int = 0):
         super().__init__(classifier=classifier, word_ngrams=word_ngrams, char_ngrams=char_ngrams, min_df=min_df,
                          sublinear_tf=sublinear_tf, C=C, class_weight=class_weight, use_target=use_target,
                          per_target=per_target, seed=seed)
@@ -55,9 +61,11 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
         self.embedding_weight = embedding_weight
         self.batch_size = batch_size
         self.device = device
+        self.split_hashtags = split_hashtags
 
     def _feature_parts(self) -> list:
-        embedder = SentenceEmbedder(self.pretrained, self.embedding_weight, self.batch_size, self.device)
+        embedder = SentenceEmbedder(self.pretrained, self.embedding_weight, self.batch_size, self.device,
+                                    self.split_hashtags)
         return [*super()._feature_parts(), ("embedding", embedder, "text")]
 
     def input_limit(self) -> int:
