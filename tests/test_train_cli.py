@@ -105,6 +105,18 @@ def test_user_error_is_one_line_and_exit_2(stance_train, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("sweep", [[], ["-m"]])
+def test_a_deleted_experiment_is_one_line_before_anything_runs(stance_train, sweep):
+    client = stance_train.client
+    client.delete_experiment(client.create_experiment("foreign-troops"))
+    proc = stance_train(*sweep, "model=majority,tfidf_logreg" if sweep else "model=majority")
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: experiment 'foreign-troops' is deleted in sqlite:")
+    assert "mlflow experiments restore --experiment-id" in proc.stderr and "Traceback" not in proc.stderr
+    assert client.search_runs([client.get_experiment_by_name("foreign-troops").experiment_id],
+                              run_view_type=3) == []  # ViewType.ALL: no run was started
+
+
 def test_python_module_entry_point(stance_train, tiny_corpus, tmp_path, root):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     proc = subprocess.run([sys.executable, "-m", "stance.train", "model=majority", f"data.path={tiny_corpus}",

@@ -225,6 +225,10 @@ class Tracker:
                 experiment = self.client.get_experiment_by_name(self.experiment)
             if experiment is None and read_only:
                 raise StanceError(f"no experiment '{self.experiment}' in {self.uri} (read-only)")
+            if experiment is not None and experiment.lifecycle_stage == "deleted":
+                raise StanceError(f"experiment '{self.experiment}' is deleted in {self.uri}: restore it (mlflow "
+                                  f"experiments restore --experiment-id {experiment.experiment_id}) or set "
+                                  "experiment_name to another name")
             if experiment is not None:
                 reaped = [] if read_only else reap(self.client, [experiment.experiment_id])
                 if reaped:
