@@ -226,8 +226,9 @@ class Tracker:
             if experiment is None and read_only:
                 raise StanceError(f"no experiment '{self.experiment}' in {self.uri} (read-only)")
             if experiment is not None and experiment.lifecycle_stage == "deleted":
-                raise StanceError(f"experiment '{self.experiment}' is deleted in {self.uri}: restore it (mlflow "
-                                  f"experiments restore --experiment-id {experiment.experiment_id}) or set "
+                raise StanceError(f"experiment '{self.experiment}' is deleted in {self.uri}: restore it "
+                                  f"(MLFLOW_TRACKING_URI={self.uri} mlflow experiments restore --experiment-id "
+                                  f"{experiment.experiment_id}) or set "
                                   "experiment_name to another name")
             if experiment is not None:
                 reaped = [] if read_only else reap(self.client, [experiment.experiment_id])
