@@ -34,6 +34,10 @@ def tiny_data(path: Path, job: list[str], tiny_tweeteval: Path) -> list[str]:
         overrides.append(f"data.path={tiny_tweeteval}")
     if "extra_train=tweeteval" in job:
         overrides.append(f"extra_train.path={tiny_tweeteval}")
+    written = "extra_train=written" in job or ("override /extra_train: written" in path.read_text()
+                                               and not any(j.startswith("extra_train=") for j in job))
+    if written and not any(j.startswith("extra_train.sample=") for j in job):
+        overrides.append("extra_train.sample=30")  # a seeded, stratified 30 of the 636 written statements
     return overrides
 
 
