@@ -122,11 +122,15 @@ def test_optuna_search_of_tfidf_regularisation_runs_three_trials(root, tiny_corp
     assert "n_trials: 5" in (tmp_path / "again" / "optimization_results.yaml").read_text()
 
 
-def study_states(workdir, name="tfidf-regularisation-tfidf_logreg"):
+def study_trials(workdir, name="tfidf-regularisation-tfidf_logreg"):
     import optuna
 
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{workdir}/optuna.db")
-    return [t.state.name for t in study.get_trials(deepcopy=False)]
+    return study.get_trials(deepcopy=False)
+
+
+def study_states(workdir, name="tfidf-regularisation-tfidf_logreg"):
+    return [t.state.name for t in study_trials(workdir, name)]
 
 
 @pytest.mark.slow
@@ -135,7 +139,8 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
     import signal
     import time
 
-    # a search killed in its first trial: the trial stays RUNNING in the study
+    # a search killed in its first trial: the trial stays RUNNING in the study. Kill it once the
+    # trial names its process (set just after the trial is created), as a trial's job always does
     command = sweep_command(tiny_corpus, tmp_path, "hydra/sweeper=tfidf_search", "hydra.sweeper.n_trials=3",
                             "debug=false")
     process = subprocess.Popen(command, cwd=root, env=clean_env(), stdout=subprocess.DEVNULL,
@@ -144,7 +149,7 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
     while time.monotonic() < deadline and process.poll() is None:
         if (tmp_path / "optuna.db").exists():
             try:
-                if "RUNNING" in study_states(tmp_path):
+                if any(t.state.name == "RUNNING" and "pid" in t.user_attrs for t in study_trials(tmp_path)):
                     break
             except Exception:  # noqa: BLE001 - the study is being created
                 pass
