@@ -72,6 +72,7 @@ class Comparison:
     curve: str = CURVE_OVERRIDE  #: the override whose values make a learning curve's points
     curve_x: str = "n_train_mean"  #: the metric on a learning curve's x axis
     reference: str | None = None  #: e.g. extra_train.sample=0: each run is also tested against its variant's
+    against: str | None = None  #: the label of a run added from another experiment (report.against)
     complete: bool = True  #: False for a sweep still running or stopped early: its table is provisional
     notice: str | None = None  #: what the user should know about the runs chosen (e.g. a newer incomplete sweep)
 
@@ -200,6 +201,29 @@ def compare(entries: list[Entry], predictions: dict[str, Any], objective: Object
 
 
 # ------------------------------------------------------------------ MLflow and files
+def best_of_experiment(tracker, experiment: str, objective: Objective):
+    """The best finished run of ``experiment``'s latest complete sweep in the same store, labelled
+    with the experiment's name, and its out-of-fold predictions; or None and why not.
+
+    ``report.against`` uses it to test an experiment's runs against the main job's best run
+    (the CPU champion) on the same statements, as the registry's ``only_if_better`` compares them.
+    """
+    from stance.tracking import OOF_PREDICTIONS, Tracker, run_rows
+
+    other = Tracker(tracker.uri, experiment, tracker.artifact_root)
+    other.read_only = tracker.read_only  # comparing a read-only store never writes to it
+    try:
+        sweep, _, _ = choose_sweep(other, None, incomplete=False)
+    except StanceError:  # no such experiment yet (the main job has not run), or no sweep of it has ended
+        sweep = None
+    finished = [e for e in entries_from(run_rows(other.result_runs(sweep)) if sweep else [])
+                if e.status == "FINISHED" and objective.key in e.metrics]
+    if not finished:
+        return None, None, f"no finished sweep in experiment '{experiment}' to test against (report.against)"
+    best = min(finished, key=lambda e: (objective.rank_key(e.metrics), e.label))
+    return replace(best, label=f"{best.label} ({experiment})"), other.load_frame(best.run_id, OOF_PREDICTIONS), None
+
+
 def _describe(run, tracker) -> str:
     children = tracker.child_runs(run.info.run_id)
     done = sum(c.info.status == "FINISHED" for c in children)
@@ -248,6 +272,13 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, in
     if not all_runs:
         sweep, complete, notice = choose_sweep(tracker, sweep, incomplete)
     entries = entries_from(run_rows(tracker.result_runs(sweep)))
+    objective = Objective.from_config(cfg)
+    guest, predictions = None, {}
+    if report.get("against") and entries:
+        guest, guest_predictions, guest_notice = best_of_experiment(tracker, report["against"], objective)
+        notice = "; ".join(filter(None, [notice, guest_notice])) or None
+        if guest is not None:
+            predictions[guest.run_id] = guest_predictions
     if all_runs and any(e.status == "RUNNING" for e in entries):
         complete, notice = False, "some runs are still RUNNING"
     if all_runs:  # several runs of one variant: the latest counts
@@ -255,20 +286,22 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, in
     if not entries:
         raise NoRuns(f"no runs in experiment '{cfg.experiment_name}' at {tracker.uri}: "
                           "run the experiment first (stance train -m +experiment=...)")
-    objective = Objective.from_config(cfg)
     candidates = []
     if report.get("select_by"):
         candidates = [e for e in entries if e.status == "FINISHED"]
         entries = select_best_per_model(candidates, report["select_by"], objective) + [e for e in entries
                                                                                        if e not in candidates]
-    predictions = {e.run_id: tracker.load_frame(e.run_id, OOF_PREDICTIONS) for e in entries
-                   if e.status == "FINISHED"}
+    predictions.update({e.run_id: tracker.load_frame(e.run_id, OOF_PREDICTIONS) for e in entries
+                        if e.status == "FINISHED"})
+    if guest is not None:
+        entries = [*entries, guest]
     for entry in entries:  # runs logged before fit_seconds_mean existed: the mean of their folds
         if entry.status == "FINISHED" and "fit_seconds_mean" not in entry.metrics:
             entry.metrics["fit_seconds_mean"] = float(tracker.load_frame(entry.run_id, "fold_metrics.csv")
                                                       ["fit_seconds"].mean())
     comparison = compare(entries, predictions, objective, report.get("n_resamples", 10000), cfg.eval.n_bootstrap,
                          cfg.eval.confidence, cfg.seed, cfg.experiment_name, reference=report.get("reference"))
+    comparison.against = guest.label if guest is not None else None
     comparison.curve = report.get("curve") or CURVE_OVERRIDE
     comparison.curve_x = report.get("curve_x") or "n_train_mean"
     comparison.sweep = sweep

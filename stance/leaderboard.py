@@ -70,7 +70,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
 def markdown(comparison: Comparison, heading: str = "") -> str:
     """The leaderboard as Markdown, with a legend that says how to read it."""
     header, rows = table_rows(comparison)
-    n = len(comparison.entries)
+    n = len(comparison.entries) - (comparison.against is not None)
     lines = [heading, ""] if heading else []
     lines += [markdown_table(header, rows, ["---"] + ["---:"] * (len(header) - 1)), ""]
     lines.append(
@@ -83,6 +83,10 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
         "only the run gets right (exact test)."
         + (" ECE is the expected calibration error of the top label (10 confidence bins, mean over folds; "
            "0 is perfectly calibrated)." if any("ece_mean" in e.metrics for e in comparison.entries) else ""))
+    if comparison.against:
+        lines += ["", f"`{comparison.against}` is not one of them: it is the best run of that MLflow experiment's "
+                      "latest complete sweep (the main job's, whose best run is the CPU champion), added by "
+                      "`report.against` so that this experiment's runs are tested against it on the same statements."]
     if comparison.failed:
         lines += ["", "Runs without results: " + ", ".join(f"{e.label} ({e.status})" for e in comparison.failed)]
     if comparison.select_by:

@@ -321,3 +321,26 @@ def test_with_no_complete_sweep_compare_says_so(make_cfg):
                                      "has not ended; --incomplete compares it"):
         compare_experiment(cfg)
     assert compare_experiment(cfg, incomplete=True).entries[0].model == "majority"
+
+
+def test_report_against_adds_the_best_run_of_another_experiments_sweep(sweep, make_cfg):
+    cfg, _, results = sweep
+    champion = max(results.values(), key=lambda r: r.metrics["macro_f1_mean"])
+    challenger = ["experiment_name=challenger", f"report.against={cfg.experiment_name}"]
+    tracker = Tracker.from_config(make_cfg(*challenger))
+    parent = tracker.start_parent("sweep: challenger", tags={})
+    mine = train(make_cfg(*challenger, "model=majority", "eval.refit=false", "eval.n_bootstrap=200"),
+                 parent_run_id=parent, overrides=["model=majority"])
+    tracker.end_parent(parent, "FINISHED")
+    comparison = compare_experiment(make_cfg(*challenger, "report.n_resamples=500"))
+    assert [e.run_id for e in comparison.entries] == [champion.run_id, mine.run_id]  # majority scores lower
+    assert comparison.against == comparison.best.label == f"{champion.name} ({cfg.experiment_name})"
+    tests = comparison.entries[1].tests
+    assert tests["difference"] == pytest.approx(champion.metrics["macro_f1_mean"] - mine.metrics["macro_f1_mean"])
+    assert 0 < tests["p_randomisation"] <= 1 and tests["mcnemar_best_only"] > 0
+    page = markdown(comparison)
+    assert "1 finished runs of MLflow experiment `challenger`" in page
+    assert f"`{comparison.against}` is not one of them" in page
+    alone = compare_experiment(make_cfg("experiment_name=challenger", "report.against=nowhere"))
+    assert [e.run_id for e in alone.entries] == [mine.run_id] and alone.against is None
+    assert "no finished sweep in experiment 'nowhere'" in alone.notice
