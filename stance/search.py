@@ -81,6 +81,7 @@ def _owner() -> dict[str, str]:
 
 def fail_abandoned(study) -> list[int]:
     """Mark trials left RUNNING by a process on this host that is gone as FAIL; their numbers."""
+    from optuna.exceptions import UpdateFinishedTrialError
     from optuna.trial import TrialState
 
     from stance.tracking.liveness import alive
@@ -90,7 +91,10 @@ def fail_abandoned(study) -> list[int]:
         owner = trial.user_attrs
         if (owner.get("host") == socket.gethostname() and str(owner.get("pid", "")).isdigit()
                 and not alive(int(owner["pid"]), owner.get("pid_start", ""))):
-            study.tell(trial.number, state=TrialState.FAIL)
+            try:
+                study.tell(trial.number, state=TrialState.FAIL)
+            except UpdateFinishedTrialError:  # another worker that opened the study marked it first
+                continue
             failed.append(trial.number)
     return failed
 

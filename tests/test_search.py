@@ -143,8 +143,9 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
     # trial names its process (set just after the trial is created), as a trial's job always does
     command = sweep_command(tiny_corpus, tmp_path, "hydra/sweeper=tfidf_search", "hydra.sweeper.n_trials=3",
                             "debug=false")
-    process = subprocess.Popen(command, cwd=root, env=clean_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    log = open(tmp_path / "first.log", "w")
+    process = subprocess.Popen(command, cwd=root, env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         if (tmp_path / "optuna.db").exists():
@@ -154,7 +155,9 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
             except Exception:  # noqa: BLE001 - the study is being created
                 pass
         time.sleep(0.3)
-    assert process.poll() is None, "the search ended before it could be killed"
+    log.close()
+    assert process.poll() is None, ("the search ended before it could be killed:\n"
+                                    + (tmp_path / "first.log").read_text()[-3000:])
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert study_states(tmp_path) == ["RUNNING"]
