@@ -15,6 +15,8 @@ from stance.data.loaders import stratified_sample
 from stance.errors import StanceError
 
 WRITTEN = "annotations/written"
+FIRST_BATCHES = {f"written-{b}" for b in "abcde"}
+HARD_BATCHES = {f"written-{b}" for b in "fghi"}  # neutral about the troops, minimal contrasts, long reporting
 
 
 @pytest.fixture
@@ -26,19 +28,40 @@ def test_written_source_validates_and_is_balanced(root):
     for path in [root / f"{WRITTEN}/gold.jsonl", *sorted((root / WRITTEN / "passes").glob("*.jsonl"))]:
         assert validate_file(path, root / "seeds") == [], path
     gold = read_records(root / f"{WRITTEN}/gold.jsonl")
-    assert len(gold) >= 600
+    assert len(gold) >= 1000
     assert {r["origin"] for r in gold} == {"written"} and all("start" not in r for r in gold)
-    counts = Counter(r["label"] for r in gold)
-    assert max(counts.values()) < 1.2 * min(counts.values())
-    assert len({r["document"] for r in gold}) >= 5  # independent writing batches
+    first = [r for r in gold if r["document"] in FIRST_BATCHES]  # about a third of each label
+    counts = Counter(r["label"] for r in first)
+    assert len(first) >= 600 and max(counts.values()) < 1.2 * min(counts.values())
+    hard = [r for r in gold if r["document"] in HARD_BATCHES]  # half neutral by design: the hardest class
+    counts = Counter(r["label"] for r in hard)
+    assert len(hard) >= 400 and 0.45 < counts["neutral"] / len(hard) < 0.55
+    assert abs(counts["support"] - counts["oppose"]) < 0.05 * len(hard)
+    assert len({r["document"] for r in gold}) >= 9  # independent writing batches
+
+
+def test_minimal_contrasts_are_triples_of_the_three_labels(root):
+    triples: dict[str, list[str]] = {}
+    for r in read_records(root / f"{WRITTEN}/gold.jsonl"):
+        if r.get("contrast"):
+            triples.setdefault(r["contrast"], []).append(r["label"])
+    assert len(triples) >= 40
+    # a member dropped as a near-duplicate of another statement leaves a pair
+    assert all(len(set(labels)) == len(labels) >= 2 for labels in triples.values())
+    assert sum(len(labels) == 3 for labels in triples.values()) >= 40
 
 
 def test_written_statements_are_not_near_duplicates_of_each_other_or_of_the_seeds(root):
-    seeds = [r["text"] for r in read_records(root / "annotations/gold.jsonl")]
-    written = [r["text"] for r in read_records(root / f"{WRITTEN}/gold.jsonl")]
-    texts = seeds + written
+    seeds = read_records(root / "annotations/gold.jsonl")
+    records = seeds + read_records(root / f"{WRITTEN}/gold.jsonl")
+    texts = [r["text"] for r in records]
+
+    def contrast(k):  # the members of one minimal contrast differ in a few words by design
+        return records[k].get("contrast")
+
     close = [(texts[i], texts[j]) for i, j, _ in near_duplicate_pairs(texts, 0.5) if j >= len(seeds)
-             and difflib.SequenceMatcher(None, texts[i].lower(), texts[j].lower()).ratio() >= 0.6]
+             and difflib.SequenceMatcher(None, texts[i].lower(), texts[j].lower()).ratio() >= 0.6
+             and not (contrast(i) and contrast(i) == contrast(j))]
     assert close == []
 
 
@@ -72,7 +95,8 @@ def test_stratified_sample_is_nested_stratified_and_seeded(root):
     written = load_corpus(root / f"{WRITTEN}/gold.jsonl")["train"]
     small, large = stratified_sample(written, 90, seed=1), stratified_sample(written, 180, seed=1)
     assert len(small) == 90 and set(small["id"]) <= set(large["id"])
-    assert max(Counter(small["label"]).values()) - min(Counter(small["label"]).values()) <= 2
+    shares = {label: n / len(written) for label, n in Counter(written["label"]).items()}
+    assert all(abs(n - 90 * shares[label]) <= 1 for label, n in Counter(small["label"]).items())  # in proportion
     assert stratified_sample(written, 90, seed=1)["id"] == small["id"]
     assert stratified_sample(written, 90, seed=2)["id"] != small["id"]
     assert len(stratified_sample(written, 0)) == 0 and len(stratified_sample(written, 10**6)) == len(written)
