@@ -92,6 +92,11 @@ class Comparison:
     def has_validation(self) -> bool:
         return any(f"val_{self.metric}_mean" in e.metrics for e in self.entries)
 
+    @property
+    def yardsticks(self) -> list[str]:
+        """The external yardsticks the runs were scored on (``dev``), from their ``<name>_pages`` metric."""
+        return sorted({k.removesuffix("_pages") for e in self.entries for k in e.metrics if k.endswith("_pages")})
+
 
 def label_of(model: str, overrides: list[str], common: set[str] = frozenset()) -> str:
     """A run's name in a table: its model and the overrides that set it apart from the others."""
@@ -208,7 +213,7 @@ def best_of_experiment(tracker, experiment: str, objective: Objective):
     ``report.against`` uses it to test an experiment's runs against the main job's best run
     (the CPU champion) on the same statements, as the registry's ``only_if_better`` compares them.
     """
-    from stance.tracking import OOF_PREDICTIONS, Tracker, run_rows
+    from stance.tracking import Tracker, run_rows
 
     other = Tracker(tracker.uri, experiment, tracker.artifact_root)
     other.read_only = tracker.read_only  # comparing a read-only store never writes to it
@@ -221,7 +226,7 @@ def best_of_experiment(tracker, experiment: str, objective: Objective):
     if not finished:
         return None, None, f"no finished sweep in experiment '{experiment}' to test against (report.against)"
     best = min(finished, key=lambda e: (objective.rank_key(e.metrics), e.label))
-    return replace(best, label=f"{best.label} ({experiment})"), other.load_frame(best.run_id, OOF_PREDICTIONS), None
+    return replace(best, label=f"{best.label} ({experiment})"), other.load_frame(best.run_id, objective.predictions), None
 
 
 def _describe(run, tracker) -> str:
@@ -262,7 +267,7 @@ def choose_sweep(tracker, sweep: str | None, incomplete: bool) -> tuple[str | No
 def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, incomplete: bool = False) -> Comparison:
     """Compare the runs of ``cfg``'s experiment: its latest complete sweep by default (see
     :func:`choose_sweep`), a given sweep, or every run (the latest of each variant)."""
-    from stance.tracking import OOF_PREDICTIONS, Tracker, run_rows
+    from stance.tracking import Tracker, run_rows
 
     tracker = Tracker.from_config(cfg)
     tracker.connect(write=False)  # comparing reads; logging the comparison (log_comparison) writes
@@ -273,6 +278,11 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, in
         sweep, complete, notice = choose_sweep(tracker, sweep, incomplete)
     entries = entries_from(run_rows(tracker.result_runs(sweep)))
     objective = Objective.from_config(cfg)
+    if objective.yardstick and not any(objective.key in e.metrics for e in entries):
+        notice = "; ".join(filter(None, [notice, f"no run has a score on the external yardstick "
+                                                 f"'{objective.yardstick}': ranked by the mean {objective.metric} "
+                                                 "over folds"]))
+        objective = objective.cross_validated()  # the yardstick was absent when these runs ran
     guest, predictions = None, {}
     if report.get("against") and entries:
         guest, guest_predictions, guest_notice = best_of_experiment(tracker, report["against"], objective)
@@ -291,12 +301,12 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, in
         candidates = [e for e in entries if e.status == "FINISHED"]
         entries = select_best_per_model(candidates, report["select_by"], objective) + [e for e in entries
                                                                                        if e not in candidates]
-    predictions.update({e.run_id: tracker.load_frame(e.run_id, OOF_PREDICTIONS) for e in entries
-                        if e.status == "FINISHED"})
+    predictions.update({e.run_id: tracker.load_frame(e.run_id, objective.predictions) for e in entries
+                        if e.status == "FINISHED" and objective.key in e.metrics})
     if guest is not None:
         entries = [*entries, guest]
     for entry in entries:  # runs logged before fit_seconds_mean existed: the mean of their folds
-        if entry.status == "FINISHED" and "fit_seconds_mean" not in entry.metrics:
+        if entry.status == "FINISHED" and "fit_seconds_mean" not in entry.metrics and "n_folds" in entry.metrics:
             entry.metrics["fit_seconds_mean"] = float(tracker.load_frame(entry.run_id, "fold_metrics.csv")
                                                       ["fit_seconds"].mean())
     comparison = compare(entries, predictions, objective, report.get("n_resamples", 10000), cfg.eval.n_bootstrap,

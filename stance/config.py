@@ -62,6 +62,9 @@ class EvalSchema:
     train_fraction: float = 1.0  # share of each training fold used (stratified, seeded): learning curves
     refit: bool = True  # train a final model on all the data and log it (false: evaluate only)
     prior_shift: Optional[str] = None  # em: re-weight each test fold's probabilities to its label mix (EM)
+    # models (by name) scored on the external yardstick only, without cross-validation, when it is
+    # present: their folds take too long for this experiment (with the yardstick absent they are folded)
+    external_only: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +81,7 @@ class ObjectiveSchema:
 
     metric: str = "macro_f1"  # macro_f1, f_avg, accuracy, or any logged *_mean metric
     direction: str = "maximize"  # or minimize
+    yardstick: Optional[str] = None  # dev: rank by the external yardstick's score (fold mean when it is absent)
 
 
 @dataclass
@@ -104,6 +108,15 @@ class ReportSchema:
 
 
 @dataclass
+class ExternalSchema:
+    """An external yardstick: labelled real text from other sources, scored only (stance.yardstick)."""
+
+    name: str = "dev"  # the prefix of its metrics (dev_macro_f1) and artifact (dev_predictions.csv)
+    path: Optional[str] = None  # a JSONL/CSV file with id, text, target, label (absent: skipped, one line)
+    group_column: Optional[str] = None  # e.g. url: its CIs resample whole pages
+
+
+@dataclass
 class PathsSchema:
     root: str = "."
 
@@ -112,6 +125,7 @@ class PathsSchema:
 class StanceSchema:
     data: Any = MISSING
     extra_train: Any = None  # a second corpus added to every training fold (never tested on): transfer
+    external: Optional[ExternalSchema] = None  # a second yardstick: the model trained on all data, scored there
     model: ModelSchema = MISSING
     eval: EvalSchema = MISSING
     tracking: TrackingSchema = MISSING

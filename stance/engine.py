@@ -143,6 +143,8 @@ class _Setup:
     splitter_name: str
     fraction: float
     prior_shift: str | None = None  # "em": each test fold's probabilities re-weighted to its own label mix
+    external: Any = None  # a :class:`stance.yardstick.Yardstick`: the final model is scored there too
+    cross_validate: bool = True  # False: scored on the external yardstick only (eval.external_only)
 
 
 @dataclass
@@ -170,8 +172,8 @@ def _resolved_config(cfg) -> dict[str, Any]:
 
 def _prepare(cfg) -> _Setup:
     """Load the corpus, split it into folds (two in debug mode) and load any extra training corpus."""
+    from stance import yardstick
     from stance.data.splits import pooled
-
     from stance.errors import StanceError
     from stance.prior_shift import METHODS
 
@@ -184,8 +186,15 @@ def _prepare(cfg) -> _Setup:
     if cfg.get("debug"):
         folds = folds[: cfg.eval.get("debug_folds", 2)]
     extra = pooled(build(cfg.extra_train, "extra_train")) if cfg.get("extra_train") else None
-    return _Setup(corpus, pooled(corpus), folds, extra, type(splitter).__name__, cfg.eval.get("train_fraction", 1.0),
-                  cfg.eval.get("prior_shift"))
+    everything = pooled(corpus)
+    external, notice = yardstick.load(cfg.get("external"), set(everything["target"]))
+    if external is not None and not cfg.eval.get("refit", True):
+        external, notice = None, f"external yardstick '{external.name}' skipped: eval.refit is off (it scores the refit)"
+    if notice:
+        log.info("%s", notice)
+    cross_validate = external is None or cfg.model.name not in (cfg.eval.get("external_only") or [])
+    return _Setup(corpus, everything, folds, extra, type(splitter).__name__, cfg.eval.get("train_fraction", 1.0),
+                  cfg.eval.get("prior_shift"), external, cross_validate)
 
 
 def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -> dict[str, str]:
@@ -295,7 +304,7 @@ def _refit(cfg, setup: _Setup, cv: _CrossValidation, tracker):
     pyfunc model: ``(model, model URI)``, or ``(None, None)`` when ``eval.refit`` is off."""
     if not cfg.eval.get("refit", True):
         return None, None
-    if len(setup.folds) == 1:
+    if cv is not None and len(setup.folds) == 1:
         final = cv.estimators[0]
     else:
         training = _training_data(setup.everything, setup.fraction, setup.extra, cfg.seed)[0]
@@ -328,13 +337,42 @@ def train(cfg, parent_run_id: str | None = None, overrides: list[str] | tuple[st
 
     with tracker.run(name, tags=tags, parent_run_id=parent_run_id) as run:
         tracker.log_config(resolved, OmegaConf.to_yaml(cfg, resolve=True))
-        cv = _cross_validate(cfg, setup, tracker)
-        summary = _summary(cfg, cv)
-        tracker.log_metrics(summary)
-        _log_evaluation(tracker, name, cv)
+        cv, summary = None, {}
+        if setup.cross_validate:
+            cv = _cross_validate(cfg, setup, tracker)
+            summary = _summary(cfg, cv)
+            tracker.log_metrics(summary)
+            _log_evaluation(tracker, name, cv)
+            log.info("%s: macro-F1 %.3f [%.3f, %.3f], F_avg %.3f, accuracy %.3f (run %s)", name,
+                     summary["macro_f1_mean"], summary["macro_f1_ci_low"], summary["macro_f1_ci_high"],
+                     summary["f_avg_mean"], summary["accuracy_mean"], run.info.run_id)
+        else:
+            log.info("%s: not cross-validated (eval.external_only): trained once on all %d statements", name,
+                     len(setup.everything) + (len(setup.extra) if setup.extra is not None else 0))
+        started = time.perf_counter()
         final, model_uri = _refit(cfg, setup, cv, tracker)
-        log.info("%s: macro-F1 %.3f [%.3f, %.3f], F_avg %.3f, accuracy %.3f (run %s)", name,
-                 summary["macro_f1_mean"], summary["macro_f1_ci_low"], summary["macro_f1_ci_high"],
-                 summary["f_avg_mean"], summary["accuracy_mean"], run.info.run_id)
-        return TrainResult(name=name, metrics=summary, folds=cv.per_fold, predictions=cv.predictions, model=final,
+        if final is not None:
+            summary["refit_seconds"] = time.perf_counter() - started
+            tracker.log_metrics({"refit_seconds": summary["refit_seconds"]})
+        if setup.external is not None and final is not None:
+            summary.update(_score_external(cfg, setup.external, final, tracker))
+        return TrainResult(name=name, metrics=summary, folds=cv.per_fold if cv else [],
+                           predictions=cv.predictions if cv else None, model=final,
                            run_id=run.info.run_id, model_uri=model_uri, tags=tags)
+
+
+def _score_external(cfg, external, final, tracker) -> dict[str, float]:
+    """The final model's scores on the external yardstick, logged with its predictions (no texts)."""
+    from stance import yardstick
+
+    started = time.perf_counter()
+    metrics, frame = yardstick.score(_predict_rows(final, external.data), external, cfg.eval.n_bootstrap,
+                                     cfg.eval.confidence, cfg.seed)
+    metrics[f"{external.name}_predict_seconds"] = time.perf_counter() - started
+    tracker.log_metrics(metrics)
+    tracker.log_frame(frame, yardstick.predictions_artifact(external.name))
+    n = external.name
+    log.info("%s: on %s (%d statements, %d pages): macro-F1 %.3f [%.3f, %.3f], neutral recall %.3f",
+             cfg.model.name, n, metrics[f"{n}_n"], metrics[f"{n}_pages"], metrics[f"{n}_macro_f1"],
+             metrics[f"{n}_macro_f1_ci_low"], metrics[f"{n}_macro_f1_ci_high"], metrics[f"{n}_recall_neutral"])
+    return metrics

@@ -35,12 +35,29 @@ def _test_cells(t: dict[str, Any]) -> list[str]:
             _p(t.get("p_holm")), f"{t['mcnemar_best_only']}/{t['mcnemar_other_only']}", _p(t["p_mcnemar"])]
 
 
+def _score(m: dict[str, float], key: str, low: str, high: str) -> str:
+    return f"{_num(m.get(key))} [{_num(m.get(low))}, {_num(m.get(high))}]"
+
+
+def _recalls(m: dict[str, float], yardstick: str) -> str:
+    """Per-class recall on a yardstick, support/oppose/neutral."""
+    return "/".join(_num(m.get(f"{yardstick}_recall_{label}"), 2) for label in ("support", "oppose", "neutral"))
+
+
 def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
-    """Header and cells of the leaderboard (shared by the terminal and Markdown)."""
-    metric = comparison.metric
-    header = ["model", f"{metric} (95% CI)"]
+    """Header and cells of the leaderboard (shared by the terminal and Markdown): the ranking score,
+    the other yardstick beside it (fold mean, or the external yardstick's score), per-class recall on
+    each external yardstick, then the tests against the best."""
+    metric, objective = comparison.metric, comparison.objective
+    ranked_on = objective.yardstick
+    header = ["model", f"{objective.label} (95% CI)"]
+    beside = [y for y in comparison.yardsticks if y != ranked_on]
+    if ranked_on:
+        header.append(f"folds {metric} (95% CI)")
+    header += [f"{y} {metric} (95% CI)" for y in beside]
+    header += [f"{y} recall s/o/n" for y in comparison.yardsticks]
     others = [m for m in ("macro_f1", "f_avg", "accuracy") if m != metric]
-    header += others
+    header += [f"{ranked_on} {o}" if ranked_on else o for o in others]
     if comparison.has_validation:
         header.append(f"val {metric}")
     if comparison.has_curve:
@@ -52,19 +69,38 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     rows = []
     for entry in comparison.entries:
         m, t = entry.metrics, entry.tests
-        cells = [entry.label, f"{_num(m.get(f'{metric}_mean'))} [{_num(m.get(f'{metric}_ci_low'))}, "
-                              f"{_num(m.get(f'{metric}_ci_high'))}]"]
-        cells += [_num(m.get(f"{o}_mean")) for o in others]
+        cells = [entry.label, _score(m, objective.key, *objective.ci)]
+        if ranked_on:
+            cells.append(_score(m, f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"))
+        cells += [_score(m, f"{y}_{metric}", f"{y}_{metric}_ci_low", f"{y}_{metric}_ci_high") for y in beside]
+        cells += [_recalls(m, y) for y in comparison.yardsticks]
+        cells += [_num(m.get(f"{ranked_on}_{o}" if ranked_on else f"{o}_mean")) for o in others]
         if comparison.has_validation:
             cells.append(_num(m.get(f"val_{metric}_mean")))
         if comparison.has_curve:
             cells.append(_num(m.get(comparison.curve_x), 0))
         if calibration:
             cells.append(_num(m.get("ece_mean")))
-        cells.append(_num(m.get("fit_seconds_mean"), 1))
+        cells.append(_num(m.get("fit_seconds_mean", m.get("refit_seconds")), 1))
         cells += ["best", "", "", "", ""] if entry is comparison.best else _test_cells(t)
         rows.append(cells)
     return header, rows
+
+
+def _ranking_legend(comparison: Comparison) -> str:
+    """How the table was ranked and what its intervals resample."""
+    objective = comparison.objective
+    if not objective.yardstick:
+        return (f", ranked by the mean {comparison.metric} over folds; 95% CIs bootstrap the statements within "
+                "folds.")
+    y = objective.yardstick
+    sizes = next(((e.metrics.get(f"{y}_n"), e.metrics.get(f"{y}_pages")) for e in comparison.entries), (None, None))
+    size = f" ({sizes[0]:.0f} statements from {sizes[1]:.0f} pages)" if None not in sizes else ""
+    return (f", ranked by {objective.label}: each run's model trained on all the project's statements and scored on "
+            f"the external yardstick `{y}`{size}, which no model trains on; its 95% CI resamples whole pages. "
+            f"`folds {comparison.metric}` is the cross-validation's mean over folds (statements bootstrapped within "
+            "folds; `-` where this experiment scores a model on the yardstick only, `eval.external_only`). The tests "
+            f"below pair the runs' predictions on `{y}`.")
 
 
 def markdown(comparison: Comparison, heading: str = "") -> str:
@@ -76,11 +112,13 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
     lines.append(
         f"{n} finished runs of MLflow experiment `{comparison.experiment}`"
         + (f" (sweep `{comparison.sweep}`)" if comparison.sweep else "")
-        + f", ranked by the mean {comparison.metric} over folds; 95% CIs bootstrap the statements within folds. "
-        "Each run is tested against the best on the same statements: Δ is the best's score minus the run's "
+        + _ranking_legend(comparison)
+        + " Each run is tested against the best on the same statements: Δ is the best's score minus the run's "
         "(paired bootstrap CI), p rand. is a two-sided approximate randomisation test of that difference, "
         "p Holm adjusts it for the number of runs tested, and McNemar b/c counts statements only the best / "
         "only the run gets right (exact test)."
+        + (" `recall s/o/n` is each label's recall (support, oppose, neutral) on an external yardstick."
+           if comparison.yardsticks else "")
         + (" ECE is the expected calibration error of the top label (10 confidence bins, mean over folds; "
            "0 is perfectly calibrated)." if any("ece_mean" in e.metrics for e in comparison.entries) else ""))
     if comparison.against:
@@ -144,13 +182,12 @@ def candidates_markdown(comparison: Comparison, heading: str = "") -> str:
 def reference_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header and cells of each run against its variant's reference run (``report.reference``)."""
     metric = comparison.metric
-    header = ["model", f"{metric} (95% CI)", f"Δ vs {comparison.reference} (95% CI)", "p rand.", "p Holm",
+    header = ["model", f"{comparison.objective.label} (95% CI)", f"Δ vs {comparison.reference} (95% CI)", "p rand.", "p Holm",
               "McNemar b/c", "p McNemar"]
     rows = []
     for entry in sorted((e for e in comparison.entries if "reference" in e.tests), key=lambda e: e.label):
         m, t = entry.metrics, entry.tests["reference"]
-        cells = [entry.label, f"{_num(m.get(f'{metric}_mean'))} [{_num(m.get(f'{metric}_ci_low'))}, "
-                              f"{_num(m.get(f'{metric}_ci_high'))}]"]
+        cells = [entry.label, _score(m, comparison.objective.key, *comparison.objective.ci)]
         rows.append(cells + _test_cells(t))
     return header, rows
 
@@ -190,9 +227,10 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, heading: str = ""
         written.append(out / "candidates.md")
         atomic_write_text(written[-1], candidates_markdown(comparison, f"# {comparison.experiment}: candidate runs"))
     m = [e.metrics for e in comparison.entries]
-    figures = {"scores.png": scores_figure([e.label for e in comparison.entries], [x[f"{metric}_mean"] for x in m],
-                                           [x[f"{metric}_ci_low"] for x in m], [x[f"{metric}_ci_high"] for x in m],
-                                           metric, title=comparison.experiment)}
+    key, (low, high) = comparison.objective.key, comparison.objective.ci
+    figures = {"scores.png": scores_figure([e.label for e in comparison.entries], [x[key] for x in m],
+                                           [x.get(low, math.nan) for x in m], [x.get(high, math.nan) for x in m],
+                                           comparison.objective.label, title=comparison.experiment)}
     if comparison.has_curve:
         figures["learning_curve.png"] = curve_figure(curve_lines(comparison), metric, title=comparison.experiment)
     for name, figure in figures.items():

@@ -8,7 +8,7 @@ a champion, the leaderboard's order and the experiment pages. An experiment that
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stance.errors import StanceError
@@ -23,6 +23,9 @@ PER_FOLD = ("macro_f1", "f_avg", "accuracy")
 class Objective:
     metric: str = "macro_f1"  #: macro_f1, f_avg, accuracy (their mean over folds), or any logged metric
     direction: str = "maximize"
+    #: rank on an external yardstick (``dev``: ``dev_macro_f1``, the model trained on all the statements)
+    #: instead of the cross-validation's fold mean; runs without it fall back to the fold mean
+    yardstick: str | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -31,12 +34,47 @@ class Objective:
     @classmethod
     def from_config(cls, cfg: Any) -> Objective:
         node = cfg.get("objective") if cfg is not None else None
-        return cls(str(node.metric), str(node.direction)) if node is not None else cls()
+        if node is None:
+            return cls()
+        return cls(str(node.metric), str(node.direction), node.get("yardstick") or None)
 
     @property
     def key(self) -> str:
-        """The logged metric that ranks: ``<metric>_mean`` for a per-fold headline metric, else the name as given."""
+        """The logged metric that ranks: ``<yardstick>_<metric>`` on an external yardstick,
+        ``<metric>_mean`` for a per-fold headline metric, else the name as given."""
+        if self.yardstick:
+            return f"{self.yardstick}_{self.metric}"
         return f"{self.metric}_mean" if self.metric in PER_FOLD else self.metric
+
+    @property
+    def ci(self) -> tuple[str, str]:
+        """The logged bounds of the ranking score's 95% CI."""
+        stem = self.key.removesuffix("_mean")
+        return f"{stem}_ci_low", f"{stem}_ci_high"
+
+    @property
+    def predictions(self) -> str:
+        """The run artifact whose predictions the paired tests compare (the out-of-fold ones:
+        ``oof_predictions.csv``, :data:`stance.tracking.OOF_PREDICTIONS`)."""
+        from stance.yardstick import predictions_artifact
+
+        return predictions_artifact(self.yardstick or "oof")
+
+    @property
+    def label(self) -> str:
+        """How tables name the ranking score (``dev macro_f1``, ``macro_f1``)."""
+        return f"{self.yardstick} {self.base}" if self.yardstick else self.base
+
+    def cross_validated(self) -> Objective:
+        """The same metric as the mean over folds (the fallback without the external yardstick)."""
+        return replace(self, yardstick=None)
+
+    def for_runs(self, metrics: list[dict[str, float]]) -> Objective:
+        """This objective, or its cross-validated fallback when no run has the yardstick's score
+        (the yardstick was absent when they ran)."""
+        if self.yardstick and not any(self.key in m for m in metrics):
+            return self.cross_validated()
+        return self
 
     @property
     def base(self) -> str:

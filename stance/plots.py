@@ -41,7 +41,7 @@ def scores_figure(labels: Sequence[str], means: Sequence[float], lows: Sequence[
                   capsize=3)
     axes.axvline(means[0], color="tab:blue", linewidth=0.8, linestyle=":")
     axes.set_yticks(y, list(labels))
-    axes.set_xlabel(f"{metric} (mean over folds, 95% CI)")
+    axes.set_xlabel(f"{metric} (95% CI)" if " " in metric else f"{metric} (mean over folds, 95% CI)")
     axes.set_xlim(0, 1)
     axes.grid(axis="x", alpha=0.3)
     if title:

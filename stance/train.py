@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> None:
         except StanceError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
-        return result.metrics[Objective.from_config(cfg).key]  # what a search (Optuna) optimises
+        # what a search (Optuna) optimises: the yardstick's score, or the fold mean without it
+        return result.metrics.get(Objective.from_config(cfg).for_runs([result.metrics]).key, float("nan"))
 
     args = list(sys.argv[1:] if argv is None else argv)
     # Hydra's parser wants -m before the overrides; accept it anywhere

@@ -159,6 +159,32 @@ def write_tiny_corpus(path: Path) -> Path:
     return path
 
 
+#: A tiny external yardstick: sentences of other "pages" (made up here, like TINY_CORPUS).
+TINY_EXTERNAL = [
+    ("p1", "Italy said it was ready to send soldiers to a reassurance force.", "support"),
+    ("p1", "Rome's parliament will vote on the mission next month.", "neutral"),
+    ("p2", "The Kremlin said foreign troops in Ukraine were unacceptable.", "oppose"),
+    ("p2", "Moscow warned that any European contingent would be a target.", "oppose"),
+    ("p3", "Sweden has not decided how many soldiers it could contribute.", "neutral"),
+    ("p3", "Stockholm backs a European force to secure the ceasefire.", "support"),
+    ("p4", "Energy prices rose again in the winter.", "neutral"),
+    ("p4", "Hungary rejected any deployment of Western troops.", "oppose"),
+]
+
+
+def write_tiny_external(path: Path, target: str = "foreign troops in Ukraine") -> Path:
+    """A JSONL file shaped like the dev set: id, url, text, target, label."""
+    rows = [{"id": f"ext:{k}", "url": f"https://example.org/{page}", "text": text, "target": target, "label": label}
+            for k, (page, text, label) in enumerate(TINY_EXTERNAL)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_external(tmp_path: Path) -> Path:
+    return write_tiny_external(tmp_path / "external.jsonl")
+
+
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
     return write_tiny_corpus(tmp_path / "tiny_gold.jsonl")
@@ -176,8 +202,14 @@ def make_cfg(tmp_path: Path, tiny_corpus: Path, monkeypatch):
 
     def make(*overrides: str):
         data = [] if any(o.startswith("data.path=") for o in overrides) else [f"data.path={tiny_corpus}"]
+        # the real dev set beside the project is scored only where a test asks for a yardstick
+        external = [] if any(o.lstrip("+~").startswith("external") for o in overrides) else ["external=none"]
+        # the small packaged encoder keeps unit tests fast; named experiments keep their own (the
+        # main job's default mpnet included), and so does a test that names a backbone
+        backbone = [] if any(o.lstrip("+~").startswith(("backbone", "experiment")) for o in overrides) \
+            else ["backbone=minilm"]
         return compose([
-            f"paths.root={ROOT}", *data,
+            f"paths.root={ROOT}", *data, *external, *backbone,
             f"tracking.uri=sqlite:///{store}/mlflow.db", f"tracking.artifact_root={store}/artifacts",
             "eval.n_bootstrap=200", *overrides,
         ])
@@ -202,7 +234,8 @@ def registered(tmp_path_factory):
     saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:
         cfg = compose([f"paths.root={ROOT}", f"data.path={corpus}", f"tracking.uri={uri}",
-                       f"tracking.artifact_root={home}/artifacts", "eval.n_bootstrap=50", "model=tfidf_logreg"])
+                       f"tracking.artifact_root={home}/artifacts", "eval.n_bootstrap=50", "model=tfidf_logreg",
+                       "external=none"])
         result = train(cfg)
     finally:
         if saved is not None:

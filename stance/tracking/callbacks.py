@@ -89,6 +89,7 @@ def register_best(config, tracker: Tracker, sweep_run_id: str) -> None:
 
     registry, objective = config.registry, Objective.from_config(config)
     best = best_run(tracker.uri, tracker.experiment, objective, parent_run_id=sweep_run_id)
+    objective = objective.for_runs([best.data.metrics])  # what best_run ranked by
     if registry.get("only_if_better", False):
         better, reason = challenge(tracker.uri, best, objective, registry.name, registry.alias)
         print(f"\n{reason}")

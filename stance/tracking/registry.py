@@ -50,7 +50,6 @@ def best_run(tracking_uri: str, experiment: str, objective: Objective | str = Ob
     A metric name alone (``macro_f1``, ``f_avg``, ``accuracy``) is maximised, as its mean over folds.
     """
     objective = objective if isinstance(objective, Objective) else Objective(objective)
-    metric = objective.key
     client = _client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
@@ -59,7 +58,10 @@ def best_run(tracking_uri: str, experiment: str, objective: Objective | str = Ob
     if parent_run_id:
         query += f" and tags.mlflow.parentRunId = '{parent_run_id}'"
     runs = [r for r in client.search_runs([found.experiment_id], filter_string=query, max_results=10000)
-            if r.data.tags.get(TAG_ROLE) not in ("sweep", "comparison") and metric in r.data.metrics]
+            if r.data.tags.get(TAG_ROLE) not in ("sweep", "comparison")]
+    objective = objective.for_runs([r.data.metrics for r in runs])  # no yardstick scores: the fold mean
+    metric = objective.key
+    runs = [r for r in runs if metric in r.data.metrics]
     if not runs:
         raise StanceError(f"no finished run with metric '{metric}' in experiment '{experiment}'")
     return objective.best(runs, lambda r: r.data.metrics)

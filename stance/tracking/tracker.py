@@ -39,6 +39,7 @@ TAG_MODEL_URI = "stance.model_uri"
 TAG_OVERRIDES = "stance.overrides"
 TAG_SWEEP_COMPLETE = "stance.sweep_complete"  #: set on a sweep's parent run once every job has ended
 OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
+# (stance.yardstick.predictions_artifact("oof") names the same file; an external yardstick's are <name>_predictions.csv)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
