@@ -41,36 +41,27 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _export_onnx(pretrained: str | None, dest: Path) -> None:
-    """The sentence-transformers encoder (transformer, pooling, normalisation) as one ONNX graph,
-    its tokenizer set as sentence-transformers uses it, and a per-channel int8 copy."""
+def _to_onnx(module, call, names: list[str], example, dest: Path, output: str) -> None:
+    """``call(module, {name: tensor})`` as ``dest/model.onnx`` (batch and token axes dynamic) and a
+    per-channel int8 copy, ``dest/model.int8.onnx``."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from stance.models.encoders import sentence_encoder
-
-    encoder = sentence_encoder(pretrained, "cpu")
-    tokenizer = encoder.tokenizer
-    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in tokenizer.model_input_names
-                                               else [])
 
     class Graph(torch.nn.Module):  # keyword arguments: transformers 5 models reject positional ones
         def __init__(self):
             super().__init__()
-            self.encoder = encoder
+            self.inner = module  # registered, so that its weights are the graph's parameters
 
         def forward(self, *inputs):
-            return self.encoder(dict(zip(names, inputs)))["sentence_embedding"]
+            return call(self.inner, dict(zip(names, inputs)))
 
-    example = tokenizer(["A first statement.", "A second, longer statement to pad against."], padding=True,
-                        return_tensors="pt")
-    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {"embedding": {0: "batch"}}
+    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {output: {0: "batch"}}
     root = logging.getLogger()
     level = root.level
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shapes the dynamic axes cover
         torch.onnx.export(Graph().eval(), tuple(example[n] for n in names), str(dest / "model.onnx"),
-                          input_names=names, output_names=["embedding"], dynamic_axes=axes, opset_version=OPSET,
+                          input_names=names, output_names=[output], dynamic_axes=axes, opset_version=OPSET,
                           dynamo=False)
         root.setLevel(logging.ERROR)  # the quantizer's advice on pre-processing goes to the root logger
         try:
@@ -78,6 +69,24 @@ def _export_onnx(pretrained: str | None, dest: Path) -> None:
                              weight_type=QuantType.QInt8)
         finally:
             root.setLevel(level)
+
+
+def _input_names(tokenizer) -> list[str]:
+    return ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in tokenizer.model_input_names
+                                              else [])
+
+
+def _export_onnx(pretrained: str | None, dest: Path) -> None:
+    """The sentence-transformers encoder (transformer, pooling, normalisation) as one ONNX graph,
+    its tokenizer set as sentence-transformers uses it, and a per-channel int8 copy."""
+    from stance.models.encoders import sentence_encoder
+
+    encoder = sentence_encoder(pretrained, "cpu")
+    tokenizer = encoder.tokenizer
+    names = _input_names(tokenizer)
+    example = tokenizer(["A first statement.", "A second, longer statement to pad against."], padding=True,
+                        return_tensors="pt")
+    _to_onnx(encoder, lambda inner, inputs: inner(inputs)["sentence_embedding"], names, example, dest, "embedding")
     backend = tokenizer.backend_tokenizer
     backend.no_padding()
     backend.enable_truncation(int(encoder.max_seq_length))
@@ -85,6 +94,24 @@ def _export_onnx(pretrained: str | None, dest: Path) -> None:
     (dest / "encoder.json").write_text(json.dumps({
         "pretrained": pretrained, "max_seq_length": int(encoder.max_seq_length),
         "dimension": int(encoder.get_embedding_dimension()), "inputs": names, "opset": OPSET}, indent=1))
+
+
+def export_classifier(estimator, dest: Path) -> None:
+    """A fine-tuned sequence classifier (``model_`` and ``tokenizer_``, as FineTuneClassifier keeps
+    them) as one ONNX graph from token ids to logits, its tokenizer set to truncate as the estimator
+    does, and a per-channel int8 copy."""
+    model, tokenizer = estimator.model_.float().eval().to("cpu"), estimator.tokenizer_
+    names = _input_names(tokenizer)
+    example = tokenizer(["A first statement.", "A second, longer statement to pad against."], ["target", "target"],
+                        padding=True, return_tensors="pt")
+    _to_onnx(model, lambda inner, inputs: inner(**inputs).logits, names, example, dest, "logits")
+    backend = tokenizer.backend_tokenizer
+    backend.no_padding()
+    backend.enable_truncation(int(estimator.max_length))  # longest_first, as tokenizer(..., truncation=True)
+    backend.save(str(dest / "tokenizer.json"))
+    (dest / "encoder.json").write_text(json.dumps({
+        "kind": "classifier", "max_seq_length": int(estimator.max_length),
+        "dimension": int(model.config.num_labels), "inputs": names, "opset": OPSET}, indent=1))
 
 
 def encoder_folder(pretrained: str | None, cache: Path) -> Path:
@@ -147,6 +174,11 @@ def write_artefact(estimator, folder: Path, source: dict, cache: Path) -> dict:
             (scratch / name).mkdir()
             for path in exported.iterdir():
                 _link_or_copy(path, scratch / name / path.name)
+        for name, classifier in collected.classifiers.items():  # fine-tuned weights: this model's own
+            (scratch / name).mkdir()
+            started = time.perf_counter()
+            export_classifier(classifier, scratch / name)
+            log.info("exported the fine-tuned classifier to ONNX in %.1f s", time.perf_counter() - started)
         (scratch / "spec.json").write_text(json.dumps(spec))
         with (scratch / "arrays.npz").open("wb") as handle:
             np.savez(handle, **collected.arrays)

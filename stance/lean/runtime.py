@@ -71,7 +71,7 @@ class OnnxEncoder:
         finally:
             self.tokenizer.enable_truncation(self.max_seq_length)
 
-    def _run(self, texts: list[str]) -> np.ndarray:
+    def _run(self, texts: list) -> np.ndarray:
         encodings = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -100,6 +100,17 @@ class OnnxEncoder:
         if not stripped:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self._cache[t] for t in stripped])
+
+    def logits(self, texts: list[str], pairs: list[str] | None = None, batch: int = BATCH) -> np.ndarray:
+        """A fine-tuned classifier's logits for each text (and its pair, e.g. the target), in
+        length-sorted batches, as the estimator tokenises them (``tokenizer(texts, pairs)``)."""
+        inputs = list(zip(texts, pairs)) if pairs is not None else list(texts)
+        out = np.zeros((len(inputs), self.dimension), dtype=np.float32)
+        order = sorted(range(len(inputs)), key=lambda k: len(texts[k]) + len(pairs[k] if pairs else ""))
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            out[rows] = self._run([inputs[k] for k in rows])
+        return out
 
 
 # --------------------------------------------------------------------------- feature blocks
@@ -221,6 +232,8 @@ def _decision_proba(scores: np.ndarray) -> np.ndarray:
 def head_proba(head: dict, arrays, blocks: list, n: int) -> np.ndarray:
     """Probabilities over the head's own classes (``head["classes"]`` indexes the model's)."""
     kind = head["kind"]
+    if kind == "softmax":  # the logits of a fine-tuned classifier (one block)
+        return _softmax(blocks[0])
     if kind == "constant":
         return np.tile(arrays[head["proba"]], (n, 1))
     if kind == "logistic":
@@ -282,6 +295,9 @@ class LeanModel:
                 blocks.append(tfidf(block, self.arrays, column))
             elif block["kind"] == "onehot":
                 blocks.append(onehot(block, self.arrays, column))
+            elif block["kind"] == "logits":  # a fine-tuned classifier: its logits, read by a softmax head
+                pairs = targets if block.get("pair") else None
+                blocks.append(self.encoders[block["encoder"]].logits(column, pairs).astype(np.float64))
             elif block["kind"] == "embedding":
                 if block.get("split_hashtags"):  # as the embedder did in training (stance.text)
                     column = prepare(column, hashtags=True)

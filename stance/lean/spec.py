@@ -23,6 +23,7 @@ class Spec:
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
         self.encoders: dict[str, str | None] = {}  # folder name -> the ``pretrained`` it exports
+        self.classifiers: dict[str, object] = {}  # folder name -> a fine-tuned model exported whole
 
     def array(self, values) -> str:
         name = f"a{len(self.arrays)}"
@@ -36,6 +37,18 @@ class Spec:
         name = f"encoder{len(self.encoders)}"
         self.encoders[name] = pretrained
         return name
+
+    def classifier(self, estimator, pair: bool) -> dict:
+        """A fine-tuned sequence classifier exported whole to ONNX: a block of its logits (to be
+        read by :meth:`softmax`); ``pair``: it reads (statement, target) pairs."""
+        name = f"classifier{len(self.classifiers)}"
+        self.classifiers[name] = estimator
+        return {"kind": "logits", "column": "text", "encoder": name, "pair": bool(pair)}
+
+    @staticmethod
+    def softmax(classes: list[int]) -> dict:
+        """A head that turns one block of logits into probabilities over ``classes`` (positions)."""
+        return {"kind": "softmax", "classes": [int(c) for c in classes]}
 
     # ------------------------------------------------------------------ feature blocks
     def tfidf(self, vectorizer, column: str) -> dict:
@@ -127,5 +140,5 @@ def build(estimator) -> tuple[dict, Spec]:
                 "classes": [str(c) for c in estimator.classes_],
                 "class_prior": [float(p) for p in getattr(estimator, "class_prior_", [])],
                 "default_target": default, "route_default": default, "models": models,
-                "encoders": sorted(spec.encoders)}
+                "encoders": sorted([*spec.encoders, *spec.classifiers])}
     return document, spec
