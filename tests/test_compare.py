@@ -265,7 +265,7 @@ def test_a_sweep_killed_with_kill_9_is_skipped_by_compare_and_writes_nothing(swe
 
     cfg, parent, results = sweep
     stance = shutil.which("stance", path=str(Path(sys.executable).parent))
-    command = [stance, "train", "-m", "model=majority,tfidf_logreg,embed_logreg,tfidf_embed_svm",
+    command = [stance, "train", "-m", "model=majority,tfidf_logreg,embed_logreg,tfidf_embed_svm", "backbone=minilm",
                f"data.path={cfg.data.path}", f"tracking.uri={cfg.tracking.uri}",
                f"tracking.artifact_root={cfg.tracking.artifact_root}", "eval.n_bootstrap=50",
                f"hydra.sweep.dir={tmp_path}/sweep"]

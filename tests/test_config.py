@@ -90,7 +90,9 @@ def test_model_pretrained_reaches_the_estimator(root):
     for model in ("finetune", "setfit", "embed_logreg"):
         cfg = compose([f"paths.root={root}", f"model={model}", "model.pretrained=/models/roberta-base"])
         assert make_estimator(cfg).pretrained == "/models/roberta-base"
-        assert make_estimator(compose([f"paths.root={root}", f"model={model}"])).pretrained is None
+        # the default backbone: all-mpnet-base-v2; backbone=minilm is the packaged MiniLM (None)
+        assert make_estimator(compose([f"paths.root={root}", f"model={model}"])).pretrained == "packaged:all-mpnet-base-v2"
+        assert make_estimator(compose([f"paths.root={root}", f"model={model}", "backbone=minilm"])).pretrained is None
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -1,6 +1,7 @@
 """Every named experiment runs end to end in debug mode (one-step models, two folds),
 job by job as its sweep would, so that no experiment config can rot."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,9 @@ EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob(
 def sweep_jobs(path: Path) -> list[list[str]]:
     """Jobs that between them run every value of every swept axis (not the whole grid)."""
     params = OmegaConf.select(OmegaConf.load(path), "hydra.sweeper.params") or {}
-    axes = [[f"{key}={value.strip()}" for value in str(values).split(",")] for key, values in params.items()]
+    # commas inside brackets belong to one value (extra_train.groups: "[written-a,written-b],null")
+    axes = [[f"{key}={value.strip()}" for value in re.split(r",(?![^\[]*\])", str(values))]
+            for key, values in params.items()]
     rounds = max((len(axis) for axis in axes), default=0)
     return [[axis[k % len(axis)] for axis in axes] for k in range(rounds)] or [[]]
 

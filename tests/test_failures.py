@@ -218,7 +218,7 @@ def test_kill_9_leaves_no_run_running(tmp_path):
 
     store = tmp_path / "mlflow.db"
     uri = f"sqlite:///{store}"
-    command = [STANCE, "train", "model=embed_logreg", f"tracking.uri={uri}", f"tracking.artifact_root={tmp_path}/art",
+    command = [STANCE, "train", "model=embed_logreg", "backbone=minilm", f"tracking.uri={uri}", f"tracking.artifact_root={tmp_path}/art",
                f"data.path={ROOT / 'annotations/gold.jsonl'}", "eval.n_bootstrap=50"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)

@@ -80,7 +80,8 @@ def fitted():
     y = np.array([label for _, label in rows])
     models = {}
     for name in MODELS:
-        models[name] = make_estimator(compose([f"model={name}", "debug=true", f"paths.root={ROOT}"])).fit(X, y)
+        models[name] = make_estimator(compose([f"model={name}", "debug=true", "backbone=minilm",
+                                                 f"paths.root={ROOT}"])).fit(X, y)
     return models
 
 

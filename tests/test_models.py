@@ -289,7 +289,8 @@ def test_backbone_choice_sets_every_encoder_model(tmp_path):
     for model in ("embed_logreg", "tfidf_embed_svm", "setfit", "finetune", "stacking"):
         cfg = compose([f"model={model}", "backbone=mpnet"])
         assert cfg.model.pretrained == "packaged:all-mpnet-base-v2"
-    assert compose(["model=finetune"]).model.estimator.pretrained is None
+    assert compose(["model=finetune"]).model.estimator.pretrained == "packaged:all-mpnet-base-v2"  # the default
+    assert compose(["model=finetune", "backbone=minilm"]).model.estimator.pretrained is None
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def encoder_model(tmp_path_factory):
     try:
         cfg = compose([f"paths.root={ROOT}", f"data.path={write_tiny_corpus(home / 'tiny_gold.jsonl')}",
                        f"tracking.uri={uri}", f"tracking.artifact_root={home}/artifacts", "eval.n_bootstrap=50",
-                       "model=tfidf_embed_svm", "model.device=cpu"])
+                       "model=tfidf_embed_svm", "model.device=cpu", "backbone=minilm", "external=none"])
         result = train(cfg)
     finally:
         if saved is not None:

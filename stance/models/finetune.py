@@ -93,11 +93,18 @@ class FineTuneClassifier(StanceClassifier):
         encoded = self._set_classes(y)
         set_seed(self.seed)  # the new head's initial weights
         self.tokenizer_ = load(AutoTokenizer.from_pretrained, self.pretrained)
-        model = load(
-            AutoModelForSequenceClassification.from_pretrained, self.pretrained, num_labels=len(self.classes_),
-            id2label=dict(enumerate(self.classes_.tolist())),
-            label2id={lab: i for i, lab in enumerate(self.classes_.tolist())},
-        )
+        from transformers.utils import logging as hf_logging
+
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # its load report only says that the new head is untrained
+        try:
+            model = load(
+                AutoModelForSequenceClassification.from_pretrained, self.pretrained, num_labels=len(self.classes_),
+                id2label=dict(enumerate(self.classes_.tolist())),
+                label2id={lab: i for i, lab in enumerate(self.classes_.tolist())},
+            )
+        finally:
+            hf_logging.set_verbosity(level)
         features = self._encode(texts, targets)
         data = Dataset.from_dict({**features, "labels": encoded.tolist()})
         with tempfile.TemporaryDirectory() as scratch:
