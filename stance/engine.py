@@ -351,9 +351,8 @@ def train(cfg, parent_run_id: str | None = None, overrides: list[str] | tuple[st
                      len(setup.everything) + (len(setup.extra) if setup.extra is not None else 0))
         started = time.perf_counter()
         final, model_uri = _refit(cfg, setup, cv, tracker)
-        if final is not None:
-            summary["refit_seconds"] = time.perf_counter() - started
-            tracker.log_metrics({"refit_seconds": summary["refit_seconds"]})
+        if final is not None:  # timings are logged, not returned: the same config returns the same metrics
+            tracker.log_metrics({"refit_seconds": time.perf_counter() - started})
         if setup.external is not None and final is not None:
             summary.update(_score_external(cfg, setup.external, final, tracker))
         return TrainResult(name=name, metrics=summary, folds=cv.per_fold if cv else [],
@@ -368,8 +367,7 @@ def _score_external(cfg, external, final, tracker) -> dict[str, float]:
     started = time.perf_counter()
     metrics, frame = yardstick.score(_predict_rows(final, external.data), external, cfg.eval.n_bootstrap,
                                      cfg.eval.confidence, cfg.seed)
-    metrics[f"{external.name}_predict_seconds"] = time.perf_counter() - started
-    tracker.log_metrics(metrics)
+    tracker.log_metrics({**metrics, f"{external.name}_predict_seconds": time.perf_counter() - started})
     tracker.log_frame(frame, yardstick.predictions_artifact(external.name))
     n = external.name
     log.info("%s: on %s (%d statements, %d pages): macro-F1 %.3f [%.3f, %.3f], neutral recall %.3f",
