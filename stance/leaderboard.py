@@ -62,9 +62,10 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         header.append(f"val {metric}")
     if comparison.has_curve:
         header.append(CURVE_X_NAMES.get(comparison.curve_x, comparison.curve_x))
-    calibration = any("ece_mean" in e.metrics for e in comparison.entries)
+    ece = f"{ranked_on}_ece" if ranked_on else "ece_mean"  # calibration on the ranking yardstick
+    calibration = any(ece in e.metrics for e in comparison.entries)
     if calibration:
-        header.append("ECE")
+        header.append(f"{ranked_on} ECE" if ranked_on else "ECE")
     header += ["fit s", "Δ to best (95% CI)", "p rand.", "p Holm", "McNemar b/c", "p McNemar"]
     rows = []
     for entry in comparison.entries:
@@ -80,7 +81,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         if comparison.has_curve:
             cells.append(_num(m.get(comparison.curve_x), 0))
         if calibration:
-            cells.append(_num(m.get("ece_mean")))
+            cells.append(_num(m.get(ece)))
         cells.append(_num(m.get("fit_seconds_mean", m.get("refit_seconds")), 1))
         cells += ["best", "", "", "", ""] if entry is comparison.best else _test_cells(t)
         rows.append(cells)
@@ -99,8 +100,8 @@ def _ranking_legend(comparison: Comparison) -> str:
     return (f", ranked by {objective.label}: each run's model trained on all the project's statements and scored on "
             f"the external yardstick `{y}`{size}, which no model trains on; its 95% CI resamples whole pages. "
             f"`folds {comparison.metric}` is the cross-validation's mean over folds (statements bootstrapped within "
-            "folds; `-` where this experiment scores a model on the yardstick only, `eval.external_only`). The tests "
-            f"below pair the runs' predictions on `{y}`.")
+            "folds; `-` where this experiment scores a model on the yardstick only, `eval.external_only`). The paired tests "
+            f"compare the runs' predictions on `{y}`.")
 
 
 def markdown(comparison: Comparison, heading: str = "") -> str:
@@ -119,8 +120,11 @@ def markdown(comparison: Comparison, heading: str = "") -> str:
         "only the run gets right (exact test)."
         + (" `recall s/o/n` is each label's recall (support, oppose, neutral) on an external yardstick."
            if comparison.yardsticks else "")
-        + (" ECE is the expected calibration error of the top label (10 confidence bins, mean over folds; "
-           "0 is perfectly calibrated)." if any("ece_mean" in e.metrics for e in comparison.entries) else ""))
+        + (" ECE is the expected calibration error of the top label (10 confidence bins, "
+           + ("on the yardstick" if comparison.objective.yardstick else "mean over folds")
+           + "; 0 is perfectly calibrated)." if any("ece_mean" in e.metrics for e in comparison.entries) else "")
+        + (" `fit s` is the mean fit time of a fold, or of the one fit on all the statements for a model "
+           "scored on the yardstick only." if comparison.objective.yardstick else ""))
     if comparison.against:
         lines += ["", f"`{comparison.against}` is not one of them: it is the best run of that MLflow experiment's "
                       "latest complete sweep (the main job's, whose best run is the CPU champion), added by "
