@@ -127,7 +127,7 @@ class LeanPredictor:
     """A model read from its lean artefact (numpy, onnxruntime, tokenizers: no MLflow, no torch)."""
 
     def __init__(self, model, precision: str):
-        self.model, self.how = model, f"lean {precision}"
+        self.model, self.how = model, f"lean {getattr(model, 'precision', precision)}"  # as it runs
 
     def scores(self, texts: list[str], targets: list[str | None]):
         return _by_label(self.model.predict_proba(texts, targets), self.model.classes_)

@@ -41,9 +41,9 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _to_onnx(module, call, names: list[str], example, dest: Path, output: str) -> None:
-    """``call(module, {name: tensor})`` as ``dest/model.onnx`` (batch and token axes dynamic) and a
-    per-channel int8 copy, ``dest/model.int8.onnx``."""
+def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, int8: bool = True) -> None:
+    """``call(module, {name: tensor})`` as ``dest/model.onnx`` (batch and token axes dynamic) and,
+    with ``int8``, a per-channel int8 copy, ``dest/model.int8.onnx``."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -63,6 +63,8 @@ def _to_onnx(module, call, names: list[str], example, dest: Path, output: str) -
         torch.onnx.export(Graph().eval(), tuple(example[n] for n in names), str(dest / "model.onnx"),
                           input_names=names, output_names=[output], dynamic_axes=axes, opset_version=OPSET,
                           dynamo=False)
+        if not int8:
+            return
         root.setLevel(logging.ERROR)  # the quantizer's advice on pre-processing goes to the root logger
         try:
             quantize_dynamic(str(dest / "model.onnx"), str(dest / "model.int8.onnx"), per_channel=True,
@@ -99,12 +101,13 @@ def _export_onnx(pretrained: str | None, dest: Path) -> None:
 def export_classifier(estimator, dest: Path) -> None:
     """A fine-tuned sequence classifier (``model_`` and ``tokenizer_``, as FineTuneClassifier keeps
     them) as one ONNX graph from token ids to logits, its tokenizer set to truncate as the estimator
-    does, and a per-channel int8 copy."""
+    does. No int8 copy: dynamic int8 quantization of a fine-tuned all-mpnet-base-v2 changed the label
+    of 51% of 80 real sentences (19% with per-tensor scales), where the frozen encoders lose little."""
     model, tokenizer = estimator.model_.float().eval().to("cpu"), estimator.tokenizer_
     names = _input_names(tokenizer)
     example = tokenizer(["A first statement.", "A second, longer statement to pad against."], ["target", "target"],
                         padding=True, return_tensors="pt")
-    _to_onnx(model, lambda inner, inputs: inner(**inputs).logits, names, example, dest, "logits")
+    _to_onnx(model, lambda inner, inputs: inner(**inputs).logits, names, example, dest, "logits", int8=False)
     backend = tokenizer.backend_tokenizer
     backend.no_padding()
     backend.enable_truncation(int(estimator.max_length))  # longest_first, as tokenizer(..., truncation=True)

@@ -48,6 +48,13 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         info = json.loads((folder / "encoder.json").read_text())
+        if precision == "int8" and not (folder / ONNX_FILE["int8"]).is_file():
+            import logging
+
+            logging.getLogger("stance.predict").warning(
+                "no int8 copy of the fine-tuned classifier (int8 changed its labels): predicting in fp32")
+            precision = "fp32"
+        self.precision = precision
         self.max_seq_length = int(info["max_seq_length"])
         self.dimension = int(info["dimension"])
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -281,6 +288,8 @@ class LeanModel:
         self.class_prior_ = np.asarray(self.spec["class_prior"])
         self.default_target_ = self.spec["default_target"]
         self.encoders = {name: OnnxEncoder(folder / name, precision, threads) for name in self.spec["encoders"]}
+        if any(e.precision != precision for e in self.encoders.values()):  # no int8 copy: fp32
+            self.precision = "fp32"
 
     # the estimator's interface, as far as prediction needs it
     def _inputs(self, texts: list[str], targets: list[str | None]) -> tuple[list[str], list[str]]:
