@@ -277,12 +277,12 @@ def compare_experiment(cfg, sweep: str | None = None, all_runs: bool = False, in
     if not all_runs:
         sweep, complete, notice = choose_sweep(tracker, sweep, incomplete)
     entries = entries_from(run_rows(tracker.result_runs(sweep)))
-    objective = Objective.from_config(cfg)
-    if objective.yardstick and not any(objective.key in e.metrics for e in entries):
+    configured = Objective.from_config(cfg)
+    objective = configured.for_runs([e.metrics for e in entries])  # the yardstick was absent: the fold mean
+    if objective is not configured:
         notice = "; ".join(filter(None, [notice, f"no run has a score on the external yardstick "
-                                                 f"'{objective.yardstick}': ranked by the mean {objective.metric} "
+                                                 f"'{configured.yardstick}': ranked by the mean {objective.metric} "
                                                  "over folds"]))
-        objective = objective.cross_validated()  # the yardstick was absent when these runs ran
     guest, predictions = None, {}
     if report.get("against") and entries:
         guest, guest_predictions, guest_notice = best_of_experiment(tracker, report["against"], objective)

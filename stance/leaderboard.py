@@ -72,7 +72,8 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         m, t = entry.metrics, entry.tests
         cells = [entry.label, _score(m, objective.key, *objective.ci)]
         if ranked_on:
-            cells.append(_score(m, f"{metric}_mean", f"{metric}_ci_low", f"{metric}_ci_high"))
+            folds = objective.cross_validated()
+            cells.append(_score(m, folds.key, *folds.ci))
         cells += [_score(m, f"{y}_{metric}", f"{y}_{metric}_ci_low", f"{y}_{metric}_ci_high") for y in beside]
         cells += [_recalls(m, y) for y in comparison.yardsticks]
         cells += [_num(m.get(f"{ranked_on}_{o}" if ranked_on else f"{o}_mean")) for o in others]
