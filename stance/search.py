@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,10 @@ def fail_abandoned(study) -> list[int]:
                 and not alive(int(owner["pid"]), owner.get("pid_start", ""))):
             try:
                 study.tell(trial.number, state=TrialState.FAIL)
-            except UpdateFinishedTrialError:  # another worker that opened the study marked it first
+            except (UpdateFinishedTrialError, ValueError):
+                # another worker that opened the study marked it first: between our read and our write
+                # (UpdateFinishedTrialError) or before optuna's own read of the trial ("Cannot tell a
+                # FAIL trial", a ValueError)
                 continue
             failed.append(trial.number)
     return failed
@@ -123,12 +127,20 @@ class StudySweeper(Sweeper):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         if self.storage and self.storage.startswith("sqlite:///"):
             Path(self.storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            return optuna.create_study(study_name=self.study_name, storage=self.storage, sampler=self.sampler,
-                                       direction=self.direction, load_if_exists=True)
-        except Exception as exc:  # noqa: BLE001 - an unreachable or unusable database: one line
-            raise StanceError(f"cannot open the search study '{self.study_name}' in {self.storage}: "
-                              f"{str(exc).strip().splitlines()[0]}") from None
+        # workers started together on a fresh database race to create its tables (and the study):
+        # the loser sees a unique-constraint error, and the tables are there when it tries again
+        for attempt in range(5):
+            try:
+                return optuna.create_study(study_name=self.study_name, storage=self.storage,
+                                           sampler=self.sampler, direction=self.direction, load_if_exists=True)
+            except Exception as exc:  # noqa: BLE001 - an unreachable or unusable database: one line
+                first = str(exc).strip().splitlines()[0]
+                if "UNIQUE constraint" in first or "UniqueViolation" in first or "already exists" in first:
+                    if attempt < 4:
+                        time.sleep(0.2 * (attempt + 1))
+                        continue
+                raise StanceError(f"cannot open the search study '{self.study_name}' in {self.storage}: "
+                                  f"{first}") from None
 
     def sweep(self, arguments: list[str]) -> None:
         from optuna.trial import TrialState

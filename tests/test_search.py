@@ -133,6 +133,22 @@ def study_states(workdir, name="tfidf-regularisation-tfidf_logreg"):
     return [t.state.name for t in study_trials(workdir, name)]
 
 
+def running_trial_with_pid(database):
+    """Whether the study has a RUNNING trial that names its process, read without writing: opening the
+    database through optuna would create its tables, racing the search that is creating them."""
+    import sqlite3
+
+    if not database.exists():
+        return False
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM trials JOIN trial_user_attributes USING (trial_id) "
+                              "WHERE trials.state = 'RUNNING' AND trial_user_attributes.key = 'pid'"
+                              ).fetchone()[0] > 0
+    except sqlite3.Error:  # the tables are not there yet
+        return False
+
+
 @pytest.mark.slow
 def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_study(root, tiny_corpus, tmp_path):
     import os
@@ -148,12 +164,8 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
                                start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        if (tmp_path / "optuna.db").exists():
-            try:
-                if any(t.state.name == "RUNNING" and "pid" in t.user_attrs for t in study_trials(tmp_path)):
-                    break
-            except Exception:  # noqa: BLE001 - the study is being created
-                pass
+        if running_trial_with_pid(tmp_path / "optuna.db"):
+            break
         time.sleep(0.3)
     log.close()
     assert process.poll() is None, ("the search ended before it could be killed:\n"
@@ -178,3 +190,17 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
     runs = client.search_runs([client.get_experiment_by_name("foreign-troops").experiment_id])
     trials = [r for r in runs if r.data.tags.get("stance.role") != "sweep" and r.info.status == "FINISHED"]
     assert len(trials) == complete  # every completed trial is a finished MLflow run
+
+
+def test_workers_that_open_a_fresh_study_database_together_all_get_the_study(tmp_path):
+    # the first process to open a database creates its tables; others started at the same moment
+    # used to fail on a unique constraint of that creation instead of waiting for it
+    code = ("import sys; from stance.search import StudySweeper; "
+            "s = StudySweeper(study_name='race', storage=sys.argv[1]).study(); print(s.study_name)")
+    for attempt in range(3):
+        storage = f"sqlite:///{tmp_path}/race{attempt}.db"
+        workers = [subprocess.Popen([sys.executable, "-c", code, storage], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+        outputs = [w.communicate(timeout=120)[0] for w in workers]
+        assert [w.returncode for w in workers] == [0] * 4, outputs
+        assert all(o.strip().endswith("race") for o in outputs)
