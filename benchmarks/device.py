@@ -57,7 +57,7 @@ def main() -> None:
 
     from stance.annotation.passes import read_records
     from stance.data.splits import ArticleKFold
-    from stance.metrics import fold_metrics, summarise
+    from stance.evaluation.metrics import fold_metrics, summarise
     from stance.models.base import proba_by_label
     from stance.labels import LABELS
 

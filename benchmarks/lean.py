@@ -51,9 +51,9 @@ def champion():
 def setup(store: Path) -> tuple[str, str]:
     """Train, log and register the champion configuration; returns (tracking URI, model URI)."""
     from stance.data import load_corpus
-    from stance.engine import as_xy
-    from stance.lean.cache import prepare
-    from stance.tracking import Tracker
+    from stance.experiment.engine import as_xy
+    from stance.serving.onnx.cache import prepare
+    from stance.tracking.tracker import Tracker
     from stance.tracking.registry import register
 
     uri = f"sqlite:///{store}/mlflow.db"
@@ -118,7 +118,7 @@ def matmul_gflops(threads: int) -> float:
 def encoder_flops(encoder_dir: Path, pretrained: str | None, texts: list[str]) -> float:
     """FLOPs the encoder spends on these texts: per token and layer, the projections and the
     feed-forward block (2 FLOPs a multiply-add) plus attention over the statement's tokens."""
-    from stance.lean.runtime import OnnxEncoder
+    from stance.serving.onnx.inference import OnnxEncoder
     from stance.models.encoders import sentence_encoder
 
     config = sentence_encoder(pretrained, "cpu")[0].auto_model.config
@@ -153,7 +153,7 @@ def encoders(table: Table, texts: list[str], folder: Path, pretrained: str | Non
     import torch
     from transformers import pipeline
 
-    from stance.lean.runtime import OnnxEncoder
+    from stance.serving.onnx.inference import OnnxEncoder
     from stance.models.encoders import resolve, sentence_encoder
 
     for precision in ("fp32", "int8"):
@@ -200,9 +200,9 @@ def limit_for(texts: list[str], folder: Path, pretrained: str | None) -> float:
 
 
 def throughput(uri: str, model_uri: str, n: int, device: str) -> None:
-    from stance.lean.cache import artefact_dir
-    from stance.lean.lookup import resolve_ref
-    from stance.predict import classify, load
+    from stance.serving.onnx.cache import artefact_dir
+    from stance.serving.onnx.lookup import resolve_ref
+    from stance.serving.predict import classify, load
 
     texts = make_statements(n)
     folder = artefact_dir(resolve_ref(model_uri, uri)) / "encoder0"
@@ -222,7 +222,7 @@ def throughput(uri: str, model_uri: str, n: int, device: str) -> None:
 
 def encoders_only(n: int, device: str, pretrained: str | None, cache: Path) -> None:
     """The encoder comparison without MLflow (for a bare GPU machine): export, then time."""
-    from stance.lean.export import encoder_folder
+    from stance.serving.onnx.export import encoder_folder
 
     folder, seconds = timed(encoder_folder, pretrained, cache)
     print(f"exported the encoder to ONNX (fp32 and int8) in {seconds:.1f} s")
@@ -234,8 +234,8 @@ def encoders_only(n: int, device: str, pretrained: str | None, cache: Path) -> N
 
 # ----------------------------------------------------------------------------- int8 accuracy
 def _lean_scores(estimator, X, cache: Path, name: str):
-    from stance.lean.export import write_artefact
-    from stance.lean.runtime import LeanModel
+    from stance.serving.onnx.export import write_artefact
+    from stance.serving.onnx.inference import LeanModel
 
     folder = cache / name
     write_artefact(estimator, folder, {"run_id": name, "source": name}, cache)
@@ -247,8 +247,8 @@ def int8_accuracy(cache: Path) -> None:
     import numpy as np
 
     from stance.data import load_corpus
-    from stance.engine import as_xy
-    from stance.metrics import fold_metrics
+    from stance.experiment.engine import as_xy
+    from stance.evaluation.metrics import fold_metrics
     from stance.models import TfidfEmbeddingClassifier
 
     print("\n## int8 against fp32: accuracy\n")

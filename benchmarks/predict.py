@@ -3,7 +3,7 @@
 Trains the fine-tuned transformer and the TF-IDF model on the gold corpus (seeded), logs and
 registers both in a temporary MLflow store, then prints:
 
-* statements per second over N statements (default 10,000) through ``stance.predict.predict``
+* statements per second over N statements (default 10,000) through ``stance.serving.predict.predict``
   (length-sorted batches, dynamic padding, inference mode) for both models;
 * the same for ``transformers.pipeline("text-classification")`` on the same fine-tuned
   weights and the same (statement, target) pairs, with its default batch size and with
@@ -57,11 +57,11 @@ def main() -> None:
     from transformers import pipeline
 
     from stance.data import load_corpus
-    from stance.engine import as_xy
+    from stance.experiment.engine import as_xy
     from stance.labels import LABELS
     from stance.models import TfidfClassifier, FineTuneClassifier
-    from stance.predict import load, predict
-    from stance.tracking import Tracker
+    from stance.serving.predict import load, predict
+    from stance.tracking.tracker import Tracker
     from stance.tracking.registry import register
 
     store = Path(tempfile.mkdtemp(prefix="stance-bench-"))
@@ -109,7 +109,7 @@ def main() -> None:
     for name, (registered, _) in models.items():
         times = []
         for _ in range(args.repeats):
-            command = [sys.executable, "-m", "stance.cli", "predict", "-m", f"models:/{registered.name}@champion",
+            command = [sys.executable, "-m", "stance.cli.commands", "predict", "-m", f"models:/{registered.name}@champion",
                        "-f", "csv", STATEMENT]
             proc, seconds = timed(subprocess.run, command, env=env, capture_output=True, text=True)
             if proc.returncode != 0:

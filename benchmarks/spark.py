@@ -1,6 +1,6 @@
 """Spark scoring, measured: statements/s of ``stance predict --spark`` on a local master with the
 lean engine (mapInPandas) and the pyfunc engine (``mlflow.pyfunc.spark_udf``), against the
-single-process lean path (``stance.predict.classify``), on the same N statements and model.
+single-process lean path (``stance.serving.predict.classify``), on the same N statements and model.
 
 Prints, as a markdown table: the Spark session's start and its first query (the JVM warming up)
 apart; for each path the seconds of the scoring job (for Spark: the Parquet write job, which
@@ -67,7 +67,7 @@ def timed(function, *args, **kwargs):
 
 
 def main() -> None:
-    from stance.config import CHAMPION_URI
+    from stance.tracking.store import CHAMPION_URI
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000, help="statements to score")
@@ -81,14 +81,14 @@ def main() -> None:
     args = parser.parse_args()
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from stance.runtime import quiet_libraries
+    from stance.experiment.jobs import quiet_libraries
 
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     import pandas as pd
 
-    from stance.predict import classify, load
-    from stance.spark import score_spark, session
+    from stance.serving.predict import classify, load
+    from stance.serving.spark import score_spark, session
 
     scratch = Path(tempfile.mkdtemp(prefix="stance-spark-bench-"))
     uri, model = args.tracking_uri, args.model
@@ -109,7 +109,7 @@ def main() -> None:
         loaded, load_s = timed(load, model, uri)
         out, seconds = timed(classify, rows, model, uri, progress=False)
         labels["single"] = [r["label"] for r in out]
-        lines.append(("single process, lean fp32 (stance.predict.classify)", seconds, load_s + seconds, "-"))
+        lines.append(("single process, lean fp32 (stance.serving.predict.classify)", seconds, load_s + seconds, "-"))
         print(f"single process: {len(rows) / seconds:.1f} statements/s ({loaded.how}; {load_average()})", flush=True)
     spark, session_s = timed(session, args.master)
     _, first_s = timed(lambda: spark.range(1).count())

@@ -20,3 +20,9 @@ class StanceError(Exception):
         elif self.path is not None:
             message = f"{self.path}: {message}"
         super().__init__(message)
+
+
+class NotExportable(Exception):
+    """The model (or one of its parts) has no ONNX form for the light prediction path; the message
+    says why. Raised by a model's ``lean_spec`` and by the exporter; the model then serves through
+    MLflow."""

@@ -193,7 +193,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_cfg(tmp_path: Path, tiny_corpus: Path, monkeypatch):
     """Compose the real conf/ on the tiny corpus, tracked to a temporary sqlite store."""
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
@@ -224,8 +224,8 @@ def registered(tmp_path_factory):
     in a temporary sqlite store (trained once per test session)."""
     import os
 
-    from stance.config import compose
-    from stance.engine import train
+    from stance.experiment.config import compose
+    from stance.experiment.engine import train
     from stance.tracking.registry import register
 
     home = tmp_path_factory.mktemp("registry")

@@ -6,7 +6,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from stance.cli import main
+from stance.cli.commands import main
 from tests_helpers import corrupt_copy
 
 
@@ -80,7 +80,7 @@ def test_datasheet_check(run, project_copy):
 
 @pytest.mark.parametrize("args, message", [
     (["corpus", "report", "--gold", "missing.jsonl"], "error: missing.jsonl: JSONL file not found"),
-    (["corpus", "extract", "--seeds", "nowhere"], "error: nowhere: seeds folder not found"),
+    (["corpus", "extract", "--articles", "nowhere"], "error: nowhere: seeds folder not found"),
     (["corpus", "report", "--by", "colour"], "error: annotations/gold.jsonl: unknown field 'colour'"),
 ])
 def test_user_errors_are_one_line_exit_2_without_traceback(project_copy, args, message):

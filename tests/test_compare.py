@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
 from conftest import ROOT
-from stance.cli import main
-from stance.compare import NoRuns, compare_experiment
-from stance.leaderboard import markdown
-from stance.engine import train
+from stance.cli.commands import main
+from stance.experiment.compare import NoRuns, compare_experiment
+from stance.experiment.leaderboard import markdown
+from stance.experiment.engine import train
 from stance.errors import StanceError
-from stance.significance import mcnemar
-from stance.tracking import Tracker
+from stance.evaluation.significance import mcnemar
+from stance.tracking.tracker import Tracker
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_compare_errors_are_one_line(make_cfg):
     with pytest.raises(NoRuns):
         compare_experiment(make_cfg())
     with pytest.raises(StanceError, match="no finished run with metric"):
-        from stance.compare import compare
+        from stance.experiment.compare import compare
         compare([], {}, experiment="empty")
 
 
@@ -175,7 +175,7 @@ def test_experiments_readme_is_generated_from_the_store(project, make_cfg):
 
 
 def test_committed_experiments_readme_lists_every_experiment_with_its_question():
-    from stance.experiments import experiments
+    from stance.experiment.catalogue import experiments
 
     readme = (ROOT / "experiments" / "README.md").read_text()
     for experiment in experiments(ROOT / "experiments"):
@@ -184,14 +184,14 @@ def test_committed_experiments_readme_lists_every_experiment_with_its_question()
 
 
 def test_question_comment_is_read_over_several_lines():
-    from stance.experiments import question_of
+    from stance.experiment.catalogue import question_of
 
     text = "# @package _global_\n# Question: does A\n# beat B?\n#   stance train -m +experiment=x\nseed: 1\n"
     assert question_of(text) == "Does A beat B?"
 
 
 def test_published_scores_sit_beside_ours_in_score_order():
-    from stance.compare import Comparison, Entry
+    from stance.experiment.compare import Comparison, Entry
 
     metrics = {"f_avg_mean": 0.70, "f_avg_ci_low": 0.68, "f_avg_ci_high": 0.72}
     ours = Entry("r1", "tfidf_embed_svm", "tfidf_embed_svm", [], metrics)
@@ -203,7 +203,7 @@ def test_published_scores_sit_beside_ours_in_score_order():
 
 
 def test_each_targets_score_gets_its_own_table():
-    from stance.compare import Comparison, Entry
+    from stance.experiment.compare import Comparison, Entry
 
     metrics = {"f_avg_mean": 0.70, "f_avg_ci_low": 0.68, "f_avg_ci_high": 0.72, "target_atheism_f_avg": 0.61,
                "target_atheism_n": 220.0, "target_hillary_clinton_f_avg": 0.75, "target_hillary_clinton_n": 295.0,
@@ -227,7 +227,7 @@ def _oof(gold: list[str], predicted: list[str]):
 
 
 def test_each_run_is_tested_against_its_reference_setting_and_entries_stay_untouched():
-    from stance.compare import Entry, compare
+    from stance.experiment.compare import Entry, compare
 
     gold = ["support", "oppose", "neutral"] * 10
     worse = ["neutral"] * 30

@@ -24,14 +24,14 @@ def test_every_data_config_is_listed():
 
 
 def test_foreign_troops_config(root):
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     dd = instantiate(compose([f"paths.root={root}"]).data)
     assert dd["train"].features["label"].names == list(LABELS)
 
 
 def test_tweeteval_config(tiny_tweeteval):
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     dd = instantiate(compose(["data=tweeteval", f"data.path={tiny_tweeteval}", "data.targets=[climate]"]).data)
     assert set(dd["train"]["target"]) == {"Climate Change is a Real Concern"}  # the SemEval target phrase
@@ -50,7 +50,7 @@ def test_table_config_maps_labels_and_requires_a_path(tmp_path):
 def test_full_config_composes_with_the_schema(root):
     from omegaconf import OmegaConf
 
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     cfg = compose([f"paths.root={root}"])
     assert OmegaConf.get_type(cfg.model).__name__ == "ModelSchema"
@@ -61,7 +61,7 @@ def test_full_config_composes_with_the_schema(root):
 def test_every_model_config_names_a_class_of_the_zoo(root):
     import importlib
 
-    from stance.config import compose
+    from stance.experiment.config import compose
     from stance.models import StanceClassifier
 
     for path in sorted((CONF / "model").glob("*.yaml")):
@@ -74,7 +74,7 @@ def test_every_model_config_names_a_class_of_the_zoo(root):
 def test_typos_fail_at_composition(root):
     from hydra.errors import ConfigCompositionException
 
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     with pytest.raises(ConfigCompositionException, match="nmae"):
         compose(["model.nmae=x"])
@@ -84,8 +84,8 @@ def test_typos_fail_at_composition(root):
 
 
 def test_model_pretrained_reaches_the_estimator(root):
-    from stance.config import compose
-    from stance.engine import make_estimator
+    from stance.experiment.config import compose
+    from stance.experiment.engine import make_estimator
 
     for model in ("finetune", "setfit", "embed_logreg"):
         cfg = compose([f"paths.root={root}", f"model={model}", "model.pretrained=/models/roberta-base"])
@@ -110,15 +110,15 @@ def test_model_pretrained_reaches_the_estimator(root):
     (["model=finetune", "model.debug.max_steps=one"], "model.debug.max_steps: expected an integer, got 'one'"),
 ])
 def test_estimator_parameters_are_checked_against_the_class_at_composition(root, overrides, message):
-    from stance.config import compose
-    from stance.params import ParameterError
+    from stance.experiment.config import compose
+    from stance.experiment.params import ParameterError
 
     with pytest.raises(ParameterError, match=re.escape(message)):
         compose([f"paths.root={root}", *overrides])
 
 
 def test_every_model_config_passes_the_parameter_check(root):
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     for path in sorted((CONF / "model").glob("*.yaml")):
         cfg = compose([f"paths.root={root}", f"model={path.stem}", "debug=true"])
@@ -126,7 +126,7 @@ def test_every_model_config_passes_the_parameter_check(root):
 
 
 def test_sweep_jobs_expand_like_the_basic_sweeper():
-    from stance.params import sweep_jobs
+    from stance.experiment.params import sweep_jobs
 
     jobs = sweep_jobs(["model=a,b", "seed=1", "hydra.job.chdir=true"], {"model.estimator.C": "0.1,1", "eval": "x"})
     assert jobs == [[f"model.estimator.C={c}", "eval=x", f"model={m}", "seed=1"] for c in ("0.1", "1") for m in "ab"]

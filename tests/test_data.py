@@ -126,7 +126,7 @@ def test_a_duplicate_id_fails_before_training_naming_both_lines(tiny_gold, tmp_p
     bad.write_text("\n".join(lines) + "\n")
     with pytest.raises(StanceError, match=rf"bad_gold\.jsonl:5: duplicate id '{re.escape(twin['id'])}' \(also on line 2\)"):
         load_corpus(bad)
-    from stance.engine import train
+    from stance.experiment.engine import train
 
     with pytest.raises(StanceError, match="duplicate id"):
         train(make_cfg(f"data.path={bad}", "model=majority"))

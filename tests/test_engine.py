@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from stance.engine import train
+from stance.experiment.engine import train
 from stance.errors import StanceError
 from stance.labels import LABELS
 
@@ -126,7 +126,7 @@ def test_extra_training_corpus_is_added_to_every_fold_but_never_tested(make_cfg,
 
 
 def test_fixed_splits_report_validation_and_pooled_test_scores(make_cfg, tiny_tweeteval):
-    from stance.metrics import fold_metrics
+    from stance.evaluation.metrics import fold_metrics
 
     result = train(make_cfg("data=tweeteval", f"data.path={tiny_tweeteval}", "eval=fixed", "model=tfidf_logreg"))
     oof = result.predictions

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from stance.engine import train
+from stance.experiment.engine import train
 from stance.errors import StanceError
-from stance.interrupts import Interrupted, interrupts_raise
+from stance.experiment.interrupts import Interrupted, interrupts_raise
 from tests_helpers import clean_env, free_port
 
 STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
@@ -137,7 +137,7 @@ def test_an_unreachable_server_is_one_line_before_any_training(multirun, root, t
 
 
 def test_connect_error_names_the_server(monkeypatch):
-    from stance.tracking import Tracker
+    from stance.tracking.tracker import Tracker
 
     monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
     url = f"http://127.0.0.1:{free_port()}"

@@ -72,8 +72,8 @@ MODELS = sorted(path.stem for path in (ROOT / "conf" / "model").glob("*.yaml")) 
 @pytest.fixture(scope="module")
 def fitted():
     """Every model of conf/model, fitted once on a tiny corpus (debug settings: one step)."""
-    from stance.config import compose
-    from stance.engine import make_estimator
+    from stance.experiment.config import compose
+    from stance.experiment.engine import make_estimator
 
     rows = [(text, label) for statements in TINY_CORPUS.values() for text, label in statements]
     X = pd.DataFrame({"text": [t for t, _ in rows], "target": "foreign troops in Ukraine"})
@@ -106,7 +106,7 @@ def test_every_model_gives_a_label_and_probabilities_for_any_text(fitted, name, 
 
 # ----------------------------------------------------------------------------- stance predict
 def predict_cli(registered, args, stdin=None):
-    from stance.cli import main
+    from stance.cli.commands import main
 
     common = ["predict", "-m", registered["model"], "--tracking-uri", registered["uri"], "-f", "jsonl"]
     return CliRunner().invoke(main, [*common, *args], input=stdin, catch_exceptions=True)

@@ -47,7 +47,7 @@ def api(port: int, method: str, path: str, body=None):
 
 
 def stance(*args):
-    out = subprocess.run([sys.executable, "-m", "stance.cli", *args], capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-m", "stance.cli.commands", *args], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     return out
 
@@ -56,8 +56,8 @@ def stance(*args):
 def test_label_studio_round_trip(registered, tiny_seeds, tmp_path):
     binary = label_studio()
     pending = tmp_path / "pending"
-    stance("corpus", "add", str(ARTICLE), "--seeds", str(tiny_seeds), "--pending", str(pending))
-    stance("labelstudio", "export", "--pending", str(pending), "--seeds", str(tiny_seeds), "-m", registered["model"],
+    stance("corpus", "add", str(ARTICLE), "--articles", str(tiny_seeds), "--pending", str(pending))
+    stance("labelstudio", "export", "--pending", str(pending), "--articles", str(tiny_seeds), "-m", registered["model"],
            "--tracking-uri", registered["uri"], "--out", str(tmp_path / "ls"))
     config = (tmp_path / "ls/config.xml").read_text()
     made = json.loads((tmp_path / "ls/tasks.json").read_text())
@@ -110,7 +110,7 @@ def test_label_studio_round_trip(registered, tiny_seeds, tmp_path):
         records = [json.loads(line) for line in (tmp_path / f"pass-{annotator}.jsonl").read_text().splitlines()]
         assert [r["label"] for r in records] == answers[annotator] and records[0]["rationale"] == "test rationale"
     stance("annotations", "validate", str(tmp_path / "pass-a.jsonl"), str(tmp_path / "pass-b.jsonl"),
-           "--seeds", str(tiny_seeds))
+           "--articles", str(tiny_seeds))
     agreement = stance("annotations", "agreement", str(tmp_path / "pass-a.jsonl"), str(tmp_path / "pass-b.jsonl"))
     assert "n=6" in agreement.stdout and "observed agreement=0.833" in agreement.stdout
     kappa = float(re.search(r"Cohen's kappa=(-?[0-9.]+)", agreement.stdout).group(1))

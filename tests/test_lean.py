@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from stance.labels import LABELS
-from stance.lean.cache import artefact_dir
-from stance.lean.lookup import resolve_ref
-from stance.lean.runtime import tfidf
-from stance.lean.spec import NotExportable, Spec, build
-from stance.predict import load, predict
+from stance.serving.onnx.cache import artefact_dir
+from stance.serving.onnx.lookup import resolve_ref
+from stance.serving.onnx.inference import tfidf
+from stance.errors import NotExportable
+from stance.serving.onnx.spec import Spec, build
+from stance.serving.predict import load, predict
 from stance.tracking.registry import register
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def corpus_texts() -> list[str]:
 
 
 def trained(make_cfg, *overrides):
-    from stance.engine import train
+    from stance.experiment.engine import train
 
     cfg = make_cfg(*overrides)
     result = train(cfg)
@@ -102,7 +103,7 @@ def test_lean_and_mlflow_paths_agree(make_cfg, model):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["tfidf_embed_svm", "embed_logreg"])
 def test_hashtags_are_split_the_same_way_on_both_paths(make_cfg, model):
-    from stance.lean.cache import prepare
+    from stance.serving.onnx.cache import prepare
 
     uri, result = trained(make_cfg, f"model={model}", "model.estimator.split_hashtags=true")
     version = register(uri, result.run_id, f"tags-{model}", "champion")
@@ -122,9 +123,9 @@ def test_hashtags_are_split_the_same_way_on_both_paths(make_cfg, model):
 def test_a_family_without_a_lean_form_falls_back_with_a_notice(make_cfg, caplog):
     uri, result = trained(make_cfg, "model=stratified")
     register(uri, result.run_id, "lean-stratified", "champion")
-    with caplog.at_level("WARNING", logger="stance.predict"):
+    with caplog.at_level("WARNING", logger="stance.serving.predict"):
         lean = predict(corpus_texts(), "models:/lean-stratified@champion", uri)
-    [notice] = [r.getMessage() for r in caplog.records if r.name == "stance.predict"]
+    [notice] = [r.getMessage() for r in caplog.records if r.name == "stance.serving.predict"]
     assert "at random" in notice and "predicting through MLflow" in notice
     through_mlflow = predict(corpus_texts(), "models:/lean-stratified@champion", uri, lean=False)
     assert lean["label"].tolist() == through_mlflow["label"].tolist()
@@ -154,12 +155,12 @@ def test_a_moved_alias_is_followed_and_a_corrupt_artefact_rebuilt(make_cfg, capl
     data[len(data) // 2] ^= 0xFF
     arrays.write_bytes(bytes(data))
     load.cache_clear()
-    with caplog.at_level("WARNING", logger="stance.lean.cache"):
+    with caplog.at_level("WARNING", logger="stance.serving.onnx.cache"):
         rebuilt = predict(texts, model_uri, uri)
     assert any("arrays.npz does not match its checksum; rebuilding" in r.getMessage() for r in caplog.records)
     np.testing.assert_allclose(rebuilt[PROBA].to_numpy(), expected[PROBA].to_numpy(), atol=1e-4)
     manifest = json.loads((folder_second / "manifest.json").read_text())
-    from stance.lean.export import sha256
+    from stance.serving.onnx.export import sha256
 
     assert manifest["files"]["arrays.npz"] == sha256(arrays)
 
@@ -170,7 +171,7 @@ def test_cold_cli_prediction_imports_no_heavy_library(registered):
     probe = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from stance.cli import main\n"
+        "from stance.cli.commands import main\n"
         f"result = CliRunner().invoke(main, ['predict', '-m', {registered['model']!r}, '--tracking-uri', "
         f"{registered['uri']!r}, '-f', 'csv', 'Moscow rejects any troops.'])\n"
         "print(result.output)\n"

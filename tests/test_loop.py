@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stance.active import labels_saved, select, simulate, summarise, uncertainty
+from stance.annotation.active import labels_saved, select, simulate, summarise, uncertainty
 from stance.annotation.articles import add_article, holders
 from stance.annotation.labelstudio import import_export, labelling_config, tasks
 from stance.annotation.passes import validate_file
@@ -20,7 +20,7 @@ from stance.labels import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ROOT / "tests/data/new_article.txt"
-STANCE = [sys.executable, "-m", "stance.cli"]
+STANCE = [sys.executable, "-m", "stance.cli.commands"]
 
 
 def run(*args, cwd=None):
@@ -64,13 +64,13 @@ def test_bad_article_files_are_one_clear_error_and_change_nothing(tiny_seeds, tm
 
 
 def test_corpus_add_command_errors_and_no_op(tiny_seeds, tmp_path):
-    out = run("corpus", "add", str(ARTICLE), "--seeds", str(tiny_seeds), "--pending", str(tmp_path / "p"),
+    out = run("corpus", "add", str(ARTICLE), "--articles", str(tiny_seeds), "--pending", str(tmp_path / "p"),
               "--date", "4 March 2025")
     assert out.returncode == 2 and out.stderr.strip() == "error: --date '4 March 2025' is not a date of the form YYYY-MM-DD"
-    out = run("corpus", "add", str(ARTICLE), "--seeds", str(tiny_seeds), "--pending", str(tmp_path / "p"),
+    out = run("corpus", "add", str(ARTICLE), "--articles", str(tiny_seeds), "--pending", str(tmp_path / "p"),
               "--url", "https://example.org/a", "--date", "2025-03-04")
     assert out.returncode == 0 and "6 statements" in out.stdout
-    out = run("corpus", "add", str(ARTICLE), "--seeds", str(tiny_seeds), "--pending", str(tmp_path / "p"))
+    out = run("corpus", "add", str(ARTICLE), "--articles", str(tiny_seeds), "--pending", str(tmp_path / "p"))
     assert out.returncode == 0 and "already in the corpus" in out.stdout and "nothing done" in out.stdout
 
 
@@ -198,7 +198,7 @@ def test_suggest_writes_the_most_uncertain_pending_statements(registered, tiny_s
     batch = [json.loads(line) for line in (tmp_path / "next.jsonl").read_text().splitlines()]
     assert len(batch) == 3 and first["id"] not in {b["id"] for b in batch}
     assert [b["uncertainty"] for b in batch] == sorted((b["uncertainty"] for b in batch), reverse=True)
-    from stance.predict import classify
+    from stance.serving.predict import classify
 
     rest = [json.loads(line) for line in added.pending.read_text().splitlines()[1:]]
     scored = classify([{"id": r["id"], "text": r["text"], "target": r["target"]} for r in rest], registered["model"],
@@ -210,7 +210,7 @@ def test_suggest_writes_the_most_uncertain_pending_statements(registered, tiny_s
 
 @pytest.mark.slow
 def test_suggest_simulate_writes_the_experiment_page(tiny_corpus, tmp_path):
-    out = run("suggest-simulate", "--gold", str(tiny_corpus), "--written", "", "--seeds", "2", "--start", "3",
+    out = run("suggest-simulate", "--gold", str(tiny_corpus), "--written", "", "--repeats", "2", "--start", "3",
               "--step", "2", "--budget", "7", "--out", str(tmp_path / "al"))
     assert out.returncode == 0, out.stderr
     page = (tmp_path / "al/README.md").read_text()

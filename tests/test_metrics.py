@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from stance.metrics import (bootstrap_fold_means, fold_metrics, per_target_scores, scores_from_confusion, summarise,
+from stance.evaluation.metrics import (bootstrap_fold_means, fold_metrics, per_target_scores, scores_from_confusion, summarise,
                             target_key)
 
 GOLD = ["support", "support", "oppose", "oppose", "neutral", "neutral"]

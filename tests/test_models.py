@@ -235,7 +235,7 @@ def test_calibrated_keeps_the_members_family_and_the_contract(xy):
 
 
 def test_expected_calibration_error_by_hand():
-    from stance.metrics import expected_calibration_error
+    from stance.evaluation.metrics import expected_calibration_error
 
     # bin 0.9-1: confidence 0.95, accuracy 1/2 -> gap 0.45 on half; bin 0.6-0.7: 0.65 vs 1 -> 0.35 on half
     assert expected_calibration_error([0.95, 0.95, 0.65, 0.65], [True, False, True, True]) == pytest.approx(
@@ -284,7 +284,7 @@ def test_a_broken_or_missing_split_zip_is_one_clear_error(tmp_path, monkeypatch)
 
 
 def test_backbone_choice_sets_every_encoder_model(tmp_path):
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     for model in ("embed_logreg", "tfidf_embed_svm", "setfit", "finetune", "stacking"):
         cfg = compose([f"model={model}", "backbone=mpnet"])

@@ -13,7 +13,7 @@ import pytest
 
 from stance.errors import StanceError
 from stance.labels import LABELS
-from stance.predict import predict, read_statements, write_predictions
+from stance.serving.predict import predict, read_statements, write_predictions
 from stance.tracking.registry import best_run, load_model, register, registered_models
 
 STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
@@ -163,10 +163,10 @@ def test_cli_register_by_experiment(registered):
 def test_over_long_statements_are_truncated_with_a_warning(tiny_corpus, tmp_path, caplog):
     import mlflow
 
-    from stance.engine import as_xy
+    from stance.experiment.engine import as_xy
     from stance.data import load_corpus
     from stance.models import FineTuneClassifier
-    from stance.tracking import Tracker
+    from stance.tracking.tracker import Tracker
 
     X, y = as_xy(load_corpus(tiny_corpus)["train"])
     estimator = FineTuneClassifier(max_steps=1, batch_size=4, max_length=16).fit(X, y)
@@ -174,7 +174,7 @@ def test_over_long_statements_are_truncated_with_a_warning(tiny_corpus, tmp_path
     with tracker.run("long"):
         uri = tracker.log_model(estimator, X.head(2))
     long_text = "Troops " * 40
-    with caplog.at_level("WARNING", logger="stance.predict"):
+    with caplog.at_level("WARNING", logger="stance.serving.predict"):
         table = predict(["Short.", long_text], model_uri=uri, tracking_uri=tracker.uri)
     assert "1 statement(s) longer than the model's limit of 16 tokens were truncated (ids: 2)" in caplog.text
     assert table["label"].notna().all()

@@ -5,7 +5,7 @@ import pytest
 
 from stance.errors import StanceError
 from stance.labels import LABELS
-from stance.prior_shift import adjust, em_prior, parse_mix, shift
+from stance.evaluation.prior_shift import adjust, em_prior, parse_mix, shift
 
 
 def calibrated(prior: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +74,7 @@ def test_models_record_their_training_mix():
 
 
 def test_evaluation_with_prior_shift_re_weights_each_fold(make_cfg):
-    from stance.engine import train
+    from stance.experiment.engine import train
 
     plain = train(make_cfg("model=tfidf_logreg"))
     shifted = train(make_cfg("model=tfidf_logreg", "eval.prior_shift=em"))
@@ -86,7 +86,7 @@ def test_evaluation_with_prior_shift_re_weights_each_fold(make_cfg):
 
 
 def test_predict_with_prior_shift(registered):
-    from stance.predict import predict
+    from stance.serving.predict import predict
 
     texts = ["France is ready to send troops.", "Russia rejects foreign troops.", "Talks continue in Riyadh."]
     plain = predict(texts, model_uri=registered["model"], tracking_uri=registered["uri"])

@@ -89,7 +89,7 @@ def test_parallel_sweep_against_the_server_is_read_back_through_it(server, root,
 
 
 def test_server_tracking_takes_its_address_from_mlflow_tracking_uri(monkeypatch):
-    from stance.config import compose
+    from stance.experiment.config import compose
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert compose(["tracking=server"]).tracking.uri == "http://127.0.0.1:5000"

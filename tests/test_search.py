@@ -1,5 +1,5 @@
 """Clusters and search: the submitit launcher (its local executor standing in for SLURM) and
-the Optuna sweeper (:mod:`stance.search`), through the real ``stance train`` and Hydra's
+the Optuna sweeper (:mod:`stance.experiment.search`), through the real ``stance train`` and Hydra's
 plugins, with the study in a real database: resumed after a ``kill -9``, shared by workers."""
 
 import math
@@ -12,7 +12,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from mlflow.tracking import MlflowClient
 
-from stance.config import config_dir, register_configs
+from stance.experiment.config import config_dir, register_configs
 from tests_helpers import clean_env
 
 STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
@@ -66,7 +66,7 @@ def test_parallel_launcher_config_composes_to_joblib():
 
 def search_space(*overrides):
     """The sweeper's params as Optuna distributions, parsed as the sweeper parses them."""
-    from stance.search import search_space as parse
+    from stance.experiment.search import search_space as parse
 
     sweeper = compose_with_hydra(*overrides).hydra.sweeper
     space, fixed = parse([f"{k}={v}" for k, v in sweeper.params.items()])
@@ -81,7 +81,7 @@ def is_log(distribution) -> bool:
 def test_the_search_grammar_becomes_optuna_distributions():
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from stance.search import search_space as parse
+    from stance.experiment.search import search_space as parse
 
     space, fixed = parse(["a=interval(0.1, 2)", "b=int(interval(2, 12))", "c=tag(log, interval(1e-5, 1e-2))",
                           "d=range(1, 5)", "e=choice(x, y)", "f=x,y,z", "g=3", "a=interval(0.5, 1)"])
@@ -195,8 +195,8 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
 def test_workers_that_open_a_fresh_study_database_together_all_get_the_study(tmp_path):
     # the first process to open a database creates its tables; others started at the same moment
     # used to fail on a unique constraint of that creation instead of waiting for it
-    code = ("import sys; from stance.search import StudySweeper; "
-            "s = StudySweeper(study_name='race', storage=sys.argv[1]).study(); print(s.study_name)")
+    code = ("import sys; from stance.experiment.search import OptunaSweeper; "
+            "s = OptunaSweeper(study_name='race', storage=sys.argv[1]).study(); print(s.study_name)")
     for attempt in range(3):
         storage = f"sqlite:///{tmp_path}/race{attempt}.db"
         workers = [subprocess.Popen([sys.executable, "-c", code, storage], stdout=subprocess.PIPE,

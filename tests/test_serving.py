@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from stance.labels import LABELS
-from stance.predict import predict
+from stance.serving.predict import predict
 from tests_helpers import free_port, wait_until_up
 
 STATEMENTS = [{"text": "Moscow called any European deployment unacceptable."},
@@ -71,7 +71,7 @@ def test_stance_serve_answers_batches_and_rejects_bad_input_in_one_line(register
     port = free_port()
     log = open(tmp_path / "serve.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "stance.cli", "serve", "-m", registered["model"], "--tracking-uri", registered["uri"],
+        [sys.executable, "-m", "stance.cli.commands", "serve", "-m", registered["model"], "--tracking-uri", registered["uri"],
          "-p", str(port)], env=clean_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     texts = [f"Statement {k}: Moscow rejects any foreign troops in Ukraine." if k % 2 else
              f"Statement {k}: Britain is ready to send soldiers." for k in range(32)]

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from stance.metrics import fold_metrics
-from stance.significance import (approximate_randomisation, holm, mcnemar, paired_bootstrap_ci,
+from stance.evaluation.metrics import fold_metrics
+from stance.evaluation.significance import (approximate_randomisation, holm, mcnemar, paired_bootstrap_ci,
                                  score_difference)
 
 GOLD = ["support", "oppose", "neutral"] * 20

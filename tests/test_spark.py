@@ -1,5 +1,5 @@
-"""Scoring on Spark (``stance predict --spark``, :mod:`stance.spark`): the same predictions as
-``stance.predict.classify`` for CSV and Parquet inputs, with the lean model and through
+"""Scoring on Spark (``stance predict --spark``, :mod:`stance.serving.spark`): the same predictions as
+``stance.serving.predict.classify`` for CSV and Parquet inputs, with the lean model and through
 ``mlflow.pyfunc.spark_udf``; the CLI and its one-line errors; an output written atomically.
 
 Real Spark on local[2] (one session for the module, ~20 s to start), real MLflow stores.
@@ -21,8 +21,8 @@ pytest.importorskip("pyspark", reason="pyspark is not installed (pip install pys
 
 from stance.errors import StanceError  # noqa: E402
 from stance.labels import LABELS  # noqa: E402
-from stance.predict import classify  # noqa: E402
-from stance.spark import score_spark, session  # noqa: E402
+from stance.serving.predict import classify  # noqa: E402
+from stance.serving.spark import score_spark, session  # noqa: E402
 from tests_helpers import clean_env  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -44,8 +44,8 @@ def encoder_model(tmp_path_factory):
     """The champion's family (TF-IDF plus the packaged MiniLM encoder, SVM) trained on the tiny
     corpus and registered as stance-spark@champion, as the session fixture ``registered`` does."""
     from conftest import write_tiny_corpus
-    from stance.config import compose
-    from stance.engine import train
+    from stance.experiment.config import compose
+    from stance.experiment.engine import train
     from stance.tracking.registry import register
 
     home = tmp_path_factory.mktemp("spark-registry")
@@ -188,7 +188,7 @@ def test_cli_bad_inputs_are_one_line_with_exit_2(registered, tmp_path):
         proc = run_cli("--spark", *args, *model, cwd=tmp_path)
         assert proc.returncode == 2, (args, proc.stderr)
         assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith("error: ") and message in proc.stderr
-    entry = subprocess.run([sys.executable, "-m", "stance.spark", "absent.csv", "out.parquet"], cwd=tmp_path,
+    entry = subprocess.run([sys.executable, "-m", "stance.serving.spark", "absent.csv", "out.parquet"], cwd=tmp_path,
                            capture_output=True, text=True, timeout=120, env=clean_env())
     assert (entry.returncode, entry.stderr) == (2, "error: absent.csv: input not found\n")
     no_java = {k: v for k, v in clean_env().items() if k != "JAVA_HOME"} | {"PATH": str(Path(STANCE).parent)}
@@ -201,6 +201,6 @@ def test_cli_bad_inputs_are_one_line_with_exit_2(registered, tmp_path):
 
 
 def test_spark_module_imports_no_pyspark():
-    probe = "import sys, stance.spark; print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark'))"
+    probe = "import sys, stance.serving.spark; print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark'))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr

@@ -67,7 +67,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycles():
     graph = import_graph()
-    assert "stance.engine" in graph and graph["stance.engine"]
+    assert "stance.experiment.engine" in graph and graph["stance.experiment.engine"]
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
@@ -87,4 +87,4 @@ def test_only_tracking_imports_mlflow(name):
 def test_the_registered_name_and_alias_are_written_once():
     code = {name: path.read_text(encoding="utf-8") for name, path in _modules().items()}
     for literal in ('"stance-foreign-troops"', '"champion"'):
-        assert [name for name, text in code.items() if literal in text] == ["stance.config"], literal
+        assert [name for name, text in code.items() if literal in text] == ["stance.tracking.store"], literal

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from stance.engine import train
+from stance.experiment.engine import train
 from stance.labels import LABELS
-from stance.tracking import flatten, resolve_uri
+from stance.tracking.provenance import flatten
+from stance.tracking.store import resolve_uri
 
 ARTIFACTS = {"config.yaml", "oof_predictions.csv", "fold_metrics.csv", "classification_report.txt",
              "confusion_matrix.png"}
@@ -73,14 +74,14 @@ def test_logged_model_loads_and_predicts(finished):
 
 
 def test_failed_run_is_recorded_as_failed(make_cfg, monkeypatch):
-    import stance.engine
+    import stance.experiment.engine
 
     cfg = make_cfg("model=majority")
 
     def explode(*args, **kwargs):
         raise RuntimeError("boom in fold")
 
-    monkeypatch.setattr(stance.engine, "_fold_predictions", explode)
+    monkeypatch.setattr(stance.experiment.engine, "_fold_predictions", explode)
     with pytest.raises(RuntimeError, match="boom"):
         train(cfg)
     client = MlflowClient(cfg.tracking.uri)

@@ -119,7 +119,7 @@ def test_a_deleted_experiment_is_one_line_before_anything_runs(stance_train, swe
 
 def test_python_module_entry_point(stance_train, tiny_corpus, tmp_path, root):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    proc = subprocess.run([sys.executable, "-m", "stance.train", "model=majority", f"data.path={tiny_corpus}",
+    proc = subprocess.run([sys.executable, "-m", "stance.cli.hydra_entry", "model=majority", f"data.path={tiny_corpus}",
                            f"tracking.uri=sqlite:///{tmp_path}/m.db", f"tracking.artifact_root={tmp_path}/a",
                            f"hydra.run.dir={tmp_path}/r"],
                           cwd=root, env=env, capture_output=True, text=True, timeout=300)

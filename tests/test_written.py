@@ -125,7 +125,7 @@ def test_written_record_with_a_span_or_an_unknown_origin_is_reported(root, tmp_p
 
 
 def test_training_with_written_statements_tests_only_articles(make_cfg, root):
-    from stance.engine import train
+    from stance.experiment.engine import train
 
     result = train(make_cfg("model=tfidf_logreg", "extra_train=written", "extra_train.sample=60"))
     written_ids = set(load_corpus(root / f"{WRITTEN}/gold.jsonl")["train"]["id"])

@@ -9,13 +9,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import TINY_EXTERNAL, write_tiny_external
-from stance.compare import compare_experiment
-from stance.engine import train
-from stance.leaderboard import markdown, table_rows
-from stance.metrics import fold_metrics
-from stance.objective import Objective
-from stance.tracking import Tracker
-from stance.yardstick import grouped_bootstrap_ci
+from stance.experiment.compare import compare_experiment
+from stance.experiment.engine import train
+from stance.experiment.leaderboard import markdown, table_rows
+from stance.evaluation.metrics import fold_metrics
+from stance.evaluation.objective import Objective
+from stance.tracking.tracker import Tracker
+from stance.evaluation.yardstick import grouped_bootstrap_ci
 
 
 def external(path) -> list[str]:

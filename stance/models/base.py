@@ -93,13 +93,13 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ lean export
     def lean_spec(self, spec) -> dict:
-        """This model's inference as plain arrays for :mod:`stance.lean` (``{target or "*": {"features": [...],
-        "head": {...}}}``, filled through ``spec``, a :class:`stance.lean.spec.Spec`).
+        """This model's inference as plain arrays for :mod:`stance.serving.onnx` (``{target or "*": {"features": [...],
+        "head": {...}}}``, filled through ``spec``, a :class:`stance.serving.onnx.spec.Spec`).
 
         A model that cannot be written that way raises ``NotExportable`` saying why; it then
         serves through MLflow.
         """
-        from stance.lean.spec import NotExportable
+        from stance.errors import NotExportable
 
         raise NotExportable(f"{type(self).__name__} ({self.family}) has no lean export")
 

@@ -46,6 +46,6 @@ class StratifiedRandom(MajorityClass):
         return np.eye(len(self.classes_))[draws]
 
     def lean_spec(self, spec) -> dict:
-        from stance.lean.spec import NotExportable
+        from stance.errors import NotExportable
 
         raise NotExportable("the stratified baseline draws its predictions at random; it has no lean export")

@@ -11,10 +11,11 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from stance.config import CHAMPION_ALIAS, REGISTERED_MODEL, sqlite_path
+from stance.tracking.store import CHAMPION_ALIAS, REGISTERED_MODEL, sqlite_path
 from stance.errors import StanceError
-from stance.objective import Objective
-from stance.tracking.tracker import TAG_MODEL_URI, TAG_ROLE, read_only_problem, resolve_uri, sqlite_problem
+from stance.evaluation.objective import Objective
+from stance.tracking.tags import TAG_MODEL_URI, TAG_ROLE
+from stance.tracking.store import read_only_problem, resolve_uri, sqlite_problem
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
-"""The connection to an MLflow store: :class:`Tracker`, the tags and artifact names runs share,
-and the one-line error for a store that cannot be used.
+"""The connection to an MLflow store: :class:`Tracker`, and the rows reports read from runs.
 
 :class:`Tracker` owns the connection to a store (an embedded sqlite file by default, or a
 server) and one experiment; :meth:`Tracker.run` opens a run that ends FINISHED, or FAILED
@@ -10,11 +9,8 @@ with the error logged, or KILLED on an interrupt. Runs never inherit a stale
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import re
-import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,151 +19,15 @@ from typing import Any
 import mlflow
 from mlflow.tracking import MlflowClient
 
-from stance.config import resolve_uri, sqlite_path
 from stance.errors import StanceError
+from stance.tracking.provenance import flatten
+from stance.tracking.store import fail_fast, read_only_problem, resolve_uri, sqlite_problem, store_error
+from stance.tracking.tags import (
+    MAX_PARAM_LENGTH, TAG_FAMILY, TAG_MODEL, TAG_MODEL_URI, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP_COMPLETE,
+)
 from stance.tracking.liveness import owner_tags, reap
 
 log = logging.getLogger(__name__)
-
-#: Longest param value logged (MLflow limits value length; the full config is an artifact).
-MAX_PARAM_LENGTH = 500
-TAG_SWEEP = "stance.sweep"
-TAG_MODEL = "stance.model"
-TAG_FAMILY = "stance.family"
-TAG_ROLE = "stance.role"
-TAG_MODEL_URI = "stance.model_uri"
-TAG_OVERRIDES = "stance.overrides"
-TAG_SWEEP_COMPLETE = "stance.sweep_complete"  #: set on a sweep's parent run once every job has ended
-OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
-# (stance.yardstick.predictions_artifact("oof") names the same file; an external yardstick's are <name>_predictions.csv)
-
-
-def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """Dotted keys and capped string values, as MLflow params."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, f"{name}."))
-        else:
-            text = str(value)
-            flat[name] = text if len(text) <= MAX_PARAM_LENGTH else text[: MAX_PARAM_LENGTH - 3] + "..."
-    return flat
-
-
-def git_commit(cwd: str | Path = ".") -> str:
-    """The checked-out commit (with ``-dirty`` for uncommitted changes), or ``unknown``."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def fingerprint(rows: Any) -> str:
-    """A short hash of a corpus's (id, text, target, label) rows, order-independent."""
-    digest = hashlib.sha256()
-    for row in sorted(rows):
-        digest.update("\x1f".join(map(str, row)).encode("utf-8"))
-        digest.update(b"\x1e")
-    return digest.hexdigest()[:16]
-
-
-#: Seconds the first request to a tracking server may take before it counts as unreachable.
-CONNECT_TIMEOUT = 10
-
-
-@contextlib.contextmanager
-def fail_fast() -> Iterator[None]:
-    """MLflow's HTTP settings for one probing request: no retries, a short timeout (each
-    only where the user has not set it). They are MLflow's own environment settings, read
-    at every request, and are put back afterwards."""
-    from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
-
-    chosen = [(v, value) for v, value in ((MLFLOW_HTTP_REQUEST_MAX_RETRIES, 0),
-                                          (MLFLOW_HTTP_REQUEST_TIMEOUT, CONNECT_TIMEOUT)) if not v.defined]
-    for variable, value in chosen:
-        variable.set(value)
-    try:
-        yield
-    finally:
-        for variable, _ in chosen:
-            variable.unset()
-
-
-#: How long commands wait for a sqlite store another process has locked (seconds).
-STORE_TIMEOUT_VARIABLE = "STANCE_STORE_TIMEOUT"
-
-
-def store_timeout() -> float:
-    try:
-        return max(0.0, float(os.environ.get(STORE_TIMEOUT_VARIABLE, "60")))
-    except ValueError:
-        raise StanceError(f"{STORE_TIMEOUT_VARIABLE} must be a number of seconds, got "
-                          f"'{os.environ[STORE_TIMEOUT_VARIABLE]}'") from None
-
-
-def sqlite_problem(uri: str) -> str | None:
-    """Why a sqlite store that exists cannot be used now (busy past the timeout, not a
-    database, damaged), or None.
-
-    Read-only and quick (SQLite's own ``quick_check``); a store locked by another process is
-    waited for (SQLite's busy handler, with back-off) up to ``$STANCE_STORE_TIMEOUT`` seconds.
-    """
-    import sqlite3
-
-    path = sqlite_path(uri)
-    if path is None or not path.is_file():
-        return None
-    timeout = store_timeout()
-    try:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=timeout)
-        try:
-            row = connection.execute("PRAGMA quick_check").fetchone()
-        finally:
-            connection.close()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            return (f"store busy: {path} (locked by another process for more than {timeout:g} s; "
-                    f"set {STORE_TIMEOUT_VARIABLE} to wait longer)")
-        row = (str(exc),)
-    except sqlite3.DatabaseError as exc:
-        row = (str(exc),)
-    if row and row[0] != "ok":
-        return (f"the MLflow store at {path} is damaged ({row[0]}): restore it from a backup, or point "
-                "tracking.uri, --tracking-uri or MLFLOW_TRACKING_URI at another store")
-    return None
-
-
-def read_only_problem(uri: str) -> str | None:
-    """Why a sqlite store that exists cannot be written (the file, or the folder SQLite puts
-    its journal in, is not writable by this process), or None."""
-    path = sqlite_path(uri)
-    if path is None or not path.is_file():
-        return None
-    for what, where in (("the file", path), ("its folder", path.parent)):
-        if not os.access(where, os.W_OK, effective_ids=os.access in os.supports_effective_ids):
-            return (f"the MLflow store at {path} is read-only ({what} cannot be written), and train, register, "
-                    "runs cleanup and compare --log write to it: make it writable, or point tracking.uri, "
-                    "--tracking-uri or MLFLOW_TRACKING_URI at a store you can write")
-    return None
-
-
-def store_error(uri: str, exc: Exception) -> str:
-    """One line saying why the store at ``uri`` cannot be used."""
-    text = str(exc)
-    if "readonly database" in text or "read-only" in text.lower() and "database" in text.lower():
-        return read_only_problem(uri) or f"the MLflow store at {uri} is read-only"
-    if uri.startswith(("http://", "https://")) and ("Max retries exceeded" in text or "timed out" in text.lower()):
-        reason = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
-        why = reason.group(1).strip() if reason else "no answer"
-        return (f"cannot reach the MLflow tracking server at {uri} ({why}); start it, or point "
-                "tracking.uri or MLFLOW_TRACKING_URI at a running one")
-    return f"cannot use the MLflow store at {uri}: {text.strip().splitlines()[0] if text.strip() else type(exc).__name__}"
-
 
 def sweep_complete(run) -> bool:
     """Whether a sweep's parent run saw every job end (a killed or running sweep did not)."""
@@ -261,7 +121,7 @@ class Tracker:
                                tags={**owner_tags(), **dict(tags or {})})
         try:
             yield run
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.interrupts)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.experiment.interrupts)
             mlflow.set_tag("stance.error", str(exc) or "interrupted")
             mlflow.end_run(status="KILLED")
             raise

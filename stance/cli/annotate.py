@@ -1,0 +1,195 @@
+"""The annotation loop's commands: ``stance corpus add``, ``stance labelstudio export|import``
+and ``stance suggest``. Thin, like :mod:`stance.cli.commands`: parse, call, print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stance.tracking.store import CHAMPION_URI
+from stance.cli.options import (
+    NEXT_BATCH, tracking_uri_option, articles_option, pending_option, console, user_errors,
+)
+from stance.errors import StanceError
+
+
+
+def _pending_files(given: tuple[str, ...], pending_dir: str) -> list[Path]:
+    files = [Path(f) for f in given] or sorted(Path(pending_dir).glob("*.jsonl"))
+    if not files:
+        raise StanceError(f"no pending statements: no *.jsonl in {pending_dir} (add an article with "
+                          "stance corpus add, or name statement files)")
+    return files
+
+
+def _read_statements(files: list[Path]) -> list[dict]:
+    from stance.io import iter_jsonl
+
+    statements, seen = [], set()
+    for path in files:
+        for line, record in iter_jsonl(path):
+            if isinstance(record, StanceError):
+                raise record
+            missing = [k for k in ("id", "document", "start", "end", "text") if k not in record]
+            if missing:
+                raise StanceError(f"missing field '{missing[0]}'", path=path, line=line)
+            if record["id"] not in seen:
+                seen.add(record["id"])
+                statements.append(record)
+    return statements
+
+
+# --------------------------------------------------------------------------- corpus add
+@click.command("add")
+@click.argument("article")
+@click.option("--url", default=None, help="Where the article was published (http(s) URL).")
+@click.option("--date", default=None, help="Publication date, YYYY-MM-DD.")
+@articles_option
+@pending_option
+@user_errors
+def corpus_add(article, url, date, articles_dir, pending_dir) -> None:
+    """Store a new article as raw data and write its statements as a pending batch."""
+    from stance.annotation.articles import add_article
+
+    added = add_article(article, articles_dir, pending_dir, url=url, date=date)
+    if not added.new:
+        click.echo(f"{article} is already in the corpus as {added.article} (nothing done)")
+        return
+    click.echo(f"added {added.article}: {added.statements} statements -> {added.pending}")
+
+
+# --------------------------------------------------------------------------- Label Studio
+@click.group("labelstudio")
+def labelstudio() -> None:
+    """Round-trip statements through Label Studio (export tasks, import its JSON export)."""
+
+
+@labelstudio.command("export")
+@click.argument("statements", nargs=-1)
+@pending_option
+@articles_option
+@click.option("-m", "--model", "model_uri", default=CHAMPION_URI, show_default=True,
+              help="Model whose predictions become pre-annotations.")
+@tracking_uri_option
+@click.option("--no-predictions", is_flag=True, help="Tasks without pre-annotations.")
+@click.option("--out", "out_dir", default="labelstudio", show_default=True,
+              help="Folder for config.xml and tasks.json.")
+@user_errors
+def labelstudio_export(statements, pending_dir, articles_dir, model_uri, tracking_uri, no_predictions, out_dir) -> None:
+    """Write a labelling config and tasks (statements in their article context, with the model's
+    predictions as pre-annotations) for Label Studio."""
+    import json
+
+    from stance.annotation.labelstudio import labelling_config, tasks
+    from stance.io import atomic_write_text
+    from stance.labels import FOREIGN_TROOPS_TARGET
+
+    records = _read_statements(_pending_files(statements, pending_dir))
+    predictions = None
+    if not no_predictions:
+        from stance.serving.predict import classify
+
+        predictions = classify([{"id": r["id"], "text": r["text"], "target": r.get("target")} for r in records],
+                               model_uri, tracking_uri, progress=False)
+    made = tasks(records, articles_dir, predictions, model_version=model_uri)
+    target = records[0].get("target") or FOREIGN_TROOPS_TARGET
+    out = Path(out_dir)
+    atomic_write_text(out / "config.xml", labelling_config(target))
+    atomic_write_text(out / "tasks.json", json.dumps(made, ensure_ascii=False, indent=1) + "\n")
+    click.echo(f"{len(made)} tasks -> {out / 'tasks.json'}; labelling config -> {out / 'config.xml'}"
+               + ("" if no_predictions else f" (pre-annotated by {model_uri})"))
+
+
+@labelstudio.command("import")
+@click.argument("export")
+@click.option("--annotator", required=True, help="Name of the annotator (the pass's annotator field).")
+@click.option("--user", default=None, help="Only this Label Studio user's annotations (id or e-mail).")
+@click.option("--out", default=None, help="Pass to write. [default: annotations/passes/ANNOTATOR.jsonl]")
+@user_errors
+def labelstudio_import(export, annotator, user, out) -> None:
+    """Turn a Label Studio JSON export into an annotation pass (for validate, agreement, adjudicate)."""
+    from stance.annotation.labelstudio import import_export
+    from stance.annotation.passes import write_records
+
+    records, unanswered = import_export(export, annotator, user)
+    out = out or f"annotations/passes/{annotator}.jsonl"
+    write_records(records, out)
+    click.echo(f"{len(records)} annotations by {annotator} -> {out}"
+               + (f" ({unanswered} tasks had none)" if unanswered else ""))
+
+
+# --------------------------------------------------------------------------- active learning
+@click.command("suggest")
+@click.argument("statements", nargs=-1)
+@click.option("-n", "count", default=20, show_default=True, help="How many statements to suggest.")
+@click.option("--strategy", type=click.Choice(["margin", "entropy", "least_confident", "random"]), default="margin",
+              show_default=True, help="Uncertainty measure on the model's probabilities.")
+@click.option("--diverse", is_flag=True, help="Spread the batch: cluster the most uncertain (5 n) and take the most "
+              "uncertain of each cluster.")
+@pending_option
+@click.option("--exclude", "exclude", multiple=True, default=("annotations/gold.jsonl",), show_default=True,
+              help="Labelled files: their statements are never suggested.")
+@click.option("-m", "--model", "model_uri", default=CHAMPION_URI, show_default=True)
+@tracking_uri_option
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", default=NEXT_BATCH, show_default=True, help="The next batch to label (JSONL).")
+@user_errors
+def suggest(statements, count, strategy, diverse, pending_dir, exclude, model_uri, tracking_uri, seed, out) -> None:
+    """Rank pending statements by the model's uncertainty and write the top N as the next batch."""
+    import numpy as np
+
+    from stance.annotation.active import select, uncertainty
+    from stance.io import atomic_write_text, dumps_jsonl, iter_jsonl
+    from stance.labels import LABELS
+    from stance.serving.predict import classify
+
+    labelled = {record["id"] for path in exclude if Path(path).is_file()
+                for _, record in iter_jsonl(path) if isinstance(record, dict) and "id" in record}
+    records = [r for r in _read_statements(_pending_files(statements, pending_dir)) if r["id"] not in labelled]
+    if not records:
+        raise StanceError("every pending statement is already labelled")
+    predicted = classify([{"id": r["id"], "text": r["text"], "target": r.get("target")} for r in records],
+                         model_uri, tracking_uri, progress=False)
+    proba = np.array([[row[f"p_{label}"] for label in LABELS] for row in predicted])
+    features = None
+    if diverse:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        features = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True).fit_transform(
+            [r["text"] for r in records]).toarray()
+    chosen = select(proba, count, strategy, features=features, diverse=diverse, seed=seed)
+    scores = uncertainty(proba, "margin" if strategy == "random" else strategy)
+    batch = [{**records[k], "suggested_by": strategy + ("+diverse" if diverse else ""),
+              "uncertainty": round(float(scores[k]), 4), "predicted": predicted[k]["label"]} for k in chosen]
+    atomic_write_text(out, dumps_jsonl(batch))
+    from stance.tables import rich_table
+
+    console().print(rich_table(["id", "uncertainty", "predicted", "text"],
+                               [[b["id"], f"{b['uncertainty']:.3f}", b["predicted"], b["text"][:70]] for b in batch],
+                               title=f"next {len(batch)} of {len(records)} pending statements -> {out}"))
+
+
+@click.command("suggest-simulate")
+@click.option("--gold", default="annotations/gold.jsonl", show_default=True, help="Labelled article statements.")
+@click.option("--written", default="annotations/written/gold.jsonl", show_default=True,
+              help="Written statements (pool only); '' for none.")
+@click.option("--repeats", default=10, show_default=True, help="Random starts to average over.")
+@click.option("--start", default=20, show_default=True, help="Labels before the first suggestion.")
+@click.option("--step", default=10, show_default=True, help="Labels added per round.")
+@click.option("--budget", default=300, show_default=True, help="Labels at the end.")
+@click.option("--out", "out_dir", default="experiments/active_learning", show_default=True)
+@user_errors
+def suggest_simulate(gold, written, repeats, start, step, budget, out_dir) -> None:
+    """Simulate stance suggest against random order, leaving one article out; writes the page."""
+    from stance.annotation.active_simulation import run
+    from stance.data import load_corpus
+
+    paths = [Path(gold)] + ([Path(written)] if written else [])
+    frame = load_corpus(paths if len(paths) > 1 else paths[0])["train"].to_pandas()
+    result = run(frame, out_dir, repeats=repeats, start=start, step=step, budget=budget)
+    for strategy, saved in sorted(result["saved"].items()):
+        if strategy != "random":
+            click.echo(f"{strategy}: {'never reaches' if saved is None else f'{saved} labels fewer than'} "
+                       "random order's final macro-F1")
+    click.echo(f"wrote {Path(out_dir) / 'README.md'}, curve.png and results.csv")

@@ -1,0 +1,129 @@
+"""Where lean artefacts live and when one may be used.
+
+The MLflow store stays the source of truth. A model URI is first resolved to the run and source
+it names now (:mod:`stance.serving.onnx.lookup`, without MLflow); the artefact for that run and source
+lives in ``$STANCE_LEAN_CACHE`` (default ``$STANCE_CACHE/lean``, i.e. ``~/.cache/stance/lean``).
+It is used only when its manifest names the same run and source and every file it needs
+matches its checksum; otherwise it is rebuilt from the logged model, never used as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from stance.serving.onnx.export import MANIFEST, sha256
+from stance.serving.onnx.lookup import ModelRef, resolve_ref
+from stance.serving.onnx.inference import ONNX_FILE, LeanModel
+
+log = logging.getLogger(__name__)
+
+
+def cache_root() -> Path:
+    from stance.io import cache_dir
+
+    return Path(os.environ.get("STANCE_LEAN_CACHE") or cache_dir() / "lean")
+
+
+def artefact_dir(ref: ModelRef) -> Path:
+    """One folder per (run, model source): what a model version points at, which never changes."""
+    return cache_root() / f"{ref.run_id}-{hashlib.sha256(ref.source.encode()).hexdigest()[:10]}"
+
+
+def _source(ref: ModelRef) -> dict:
+    return {k: v for k, v in asdict(ref).items() if v is not None}
+
+
+def check(folder: Path, ref: ModelRef, precision: str) -> tuple[dict | None, str | None]:
+    """``(manifest, None)`` when the artefact may be used, ``(None, why not)`` otherwise."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None, "no artefact yet"
+    try:
+        manifest = json.loads(path.read_text())
+        source = manifest["source"]
+    except (ValueError, KeyError, TypeError):
+        return None, "unreadable manifest"
+    if (source.get("run_id"), source.get("source")) != (ref.run_id, ref.source):
+        return None, "built for another model"
+    if not manifest.get("exportable", True):
+        return manifest, None
+    files = manifest.get("files", {})
+    needed = [name for name in files if not name.endswith(".onnx")
+              or name.endswith("/" + ONNX_FILE[precision])]
+    for name in needed:
+        if not (folder / name).is_file() or sha256(folder / name) != files[name]:
+            return None, f"{name} does not match its checksum"
+    return manifest, None
+
+
+def build(ref: ModelRef, folder: Path):
+    """Export the logged model behind ``ref`` into ``folder`` (or mark it as having no lean form);
+    returns ``(manifest, pyfunc model)``. Imports MLflow: this is the slow, one-time path."""
+    from stance.serving.onnx.export import write_artefact, write_marker
+    from stance.errors import NotExportable
+    from stance.tracking.registry import load_model
+
+    model = load_model(ref.model_uri, ref.tracking_uri)
+    estimator = model.unwrap_python_model().estimator
+    try:
+        manifest = write_artefact(estimator, folder, _source(ref), cache_root())
+    except NotExportable as exc:
+        write_marker(folder, _source(ref), str(exc))
+        manifest = {"exportable": False, "reason": str(exc)}
+    return manifest, model
+
+
+def open_lean(model_uri: str, tracking_uri: str, precision: str = "fp32", build_missing: bool = True):
+    """``(LeanModel or None, pyfunc model or None, notice or None)`` for a model URI.
+
+    A LeanModel when the artefact is (or can be made) valid; otherwise the pyfunc model loaded
+    through MLflow, with a one-line notice saying why. ``(None, None, None)`` when the URI cannot
+    be resolved cheaply: the caller loads it through MLflow (which reports any error).
+    """
+    ref = resolve_ref(model_uri, tracking_uri)
+    if ref is None:
+        return None, None, None
+    folder = artefact_dir(ref)
+    manifest, problem = check(folder, ref, precision)
+    model = None
+    if manifest is None:
+        if not build_missing:
+            return None, None, None
+        if problem != "no artefact yet":
+            log.warning("lean artefact for %s: %s; rebuilding it", model_uri, problem)
+        else:
+            log.info("building the lean artefact for %s (once per model version)", model_uri)
+        try:
+            manifest, model = build(ref, folder)
+        except OSError as exc:  # e.g. a read-only cache: predict all the same, the slow way
+            from stance.tracking.registry import load_model
+
+            reason = f"cannot write the lean artefact in {cache_root()} ({exc.strerror or exc})"
+            return None, load_model(ref.model_uri, ref.tracking_uri), f"{reason}: predicting through MLflow"
+    if not manifest.get("exportable", True):
+        if model is None:
+            from stance.tracking.registry import load_model
+
+            model = load_model(ref.model_uri, ref.tracking_uri)
+        return None, model, f"{manifest.get('reason', 'no lean export')}: predicting through MLflow"
+    return LeanModel(folder, precision), None, None
+
+
+def prepare(model_uri: str, tracking_uri: str) -> str:
+    """Build (or check) the lean artefact of a model now, e.g. right after registering it;
+    returns a one-line description."""
+    ref = resolve_ref(model_uri, tracking_uri)
+    if ref is None:
+        return f"no lean artefact for {model_uri}: this store or URI is read through MLflow"
+    folder = artefact_dir(ref)
+    manifest, _ = check(folder, ref, "fp32")
+    if manifest is None:
+        manifest, _ = build(ref, folder)
+    if not manifest.get("exportable", True):
+        return f"no lean artefact for {model_uri} ({manifest.get('reason')})"
+    return f"lean artefact for {model_uri}: {folder}"

@@ -1,0 +1,222 @@
+"""Write a lean artefact: a fitted model's spec and arrays, its sentence encoders in ONNX
+(fp32 and int8), and a manifest with the source and a checksum of every file.
+
+Exporting needs torch and onnx (it runs once per model, when it is registered or first used);
+reading the artefact does not (:mod:`stance.serving.onnx.inference`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+#: ONNX operator set of the exported encoders.
+OPSET = 17
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fingerprint(folder: Path) -> str:
+    """Which encoder weights a folder holds (paths, sizes and times of its files)."""
+    digest = hashlib.sha256(str(folder.resolve()).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, int8: bool = True) -> None:
+    """``call(module, {name: tensor})`` as ``dest/model.onnx`` (batch and token axes dynamic) and,
+    with ``int8``, a per-channel int8 copy, ``dest/model.int8.onnx``."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class Graph(torch.nn.Module):  # keyword arguments: transformers 5 models reject positional ones
+        def __init__(self):
+            super().__init__()
+            self.inner = module  # registered, so that its weights are the graph's parameters
+
+        def forward(self, *inputs):
+            return call(self.inner, dict(zip(names, inputs)))
+
+    axes = {name: {0: "batch", 1: "tokens"} for name in names} | {output: {0: "batch"}}
+    root = logging.getLogger()
+    level = root.level
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shapes the dynamic axes cover
+        torch.onnx.export(Graph().eval(), tuple(example[n] for n in names), str(dest / "model.onnx"),
+                          input_names=names, output_names=[output], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False)
+        if not int8:
+            return
+        root.setLevel(logging.ERROR)  # the quantizer's advice on pre-processing goes to the root logger
+        try:
+            quantize_dynamic(str(dest / "model.onnx"), str(dest / "model.int8.onnx"), per_channel=True,
+                             weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
+
+
+def _input_names(tokenizer) -> list[str]:
+    return ["input_ids", "attention_mask"] + (["token_type_ids"] if "token_type_ids" in tokenizer.model_input_names
+                                              else [])
+
+
+def _export_onnx(pretrained: str | None, dest: Path) -> None:
+    """The sentence-transformers encoder (transformer, pooling, normalisation) as one ONNX graph,
+    its tokenizer set as sentence-transformers uses it, and a per-channel int8 copy."""
+    from stance.models.encoders import sentence_encoder
+
+    encoder = sentence_encoder(pretrained, "cpu")
+    tokenizer = encoder.tokenizer
+    names = _input_names(tokenizer)
+    example = tokenizer(["A first statement.", "A second, longer statement to pad against."], padding=True,
+                        return_tensors="pt")
+    _to_onnx(encoder, lambda inner, inputs: inner(inputs)["sentence_embedding"], names, example, dest, "embedding")
+    backend = tokenizer.backend_tokenizer
+    backend.no_padding()
+    backend.enable_truncation(int(encoder.max_seq_length))
+    backend.save(str(dest / "tokenizer.json"))
+    (dest / "encoder.json").write_text(json.dumps({
+        "pretrained": pretrained, "max_seq_length": int(encoder.max_seq_length),
+        "dimension": int(encoder.get_embedding_dimension()), "inputs": names, "opset": OPSET}, indent=1))
+
+
+def export_classifier(estimator, dest: Path) -> None:
+    """A fine-tuned sequence classifier (``model_`` and ``tokenizer_``, as FineTuneClassifier keeps
+    them) as one ONNX graph from token ids to logits, its tokenizer set to truncate as the estimator
+    does. No int8 copy: dynamic int8 quantization of a fine-tuned all-mpnet-base-v2 changed the label
+    of 51% of 80 real sentences (19% with per-tensor scales), where the frozen encoders lose little."""
+    model, tokenizer = estimator.model_.float().eval().to("cpu"), estimator.tokenizer_
+    names = _input_names(tokenizer)
+    example = tokenizer(["A first statement.", "A second, longer statement to pad against."], ["target", "target"],
+                        padding=True, return_tensors="pt")
+    _to_onnx(model, lambda inner, inputs: inner(**inputs).logits, names, example, dest, "logits", int8=False)
+    backend = tokenizer.backend_tokenizer
+    backend.no_padding()
+    backend.enable_truncation(int(estimator.max_length))  # longest_first, as tokenizer(..., truncation=True)
+    backend.save(str(dest / "tokenizer.json"))
+    (dest / "encoder.json").write_text(json.dumps({
+        "kind": "classifier", "max_seq_length": int(estimator.max_length),
+        "dimension": int(model.config.num_labels), "inputs": names, "opset": OPSET}, indent=1))
+
+
+def encoder_folder(pretrained: str | None, cache: Path) -> Path:
+    """The exported encoder for ``pretrained``, made once per weights and kept under ``cache``."""
+    from stance.models.encoders import resolve
+
+    path, _ = resolve(pretrained)
+    source = Path(path)
+    key = _fingerprint(source) if source.is_dir() else hashlib.sha256(path.encode()).hexdigest()[:16]
+    dest = cache / "encoders" / key
+    if (dest / "encoder.json").is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
+    try:
+        started = time.perf_counter()
+        _export_onnx(pretrained, scratch)
+        log.info("exported encoder %s to ONNX in %.1f s", pretrained or "packaged MiniLM", time.perf_counter() - started)
+        try:
+            scratch.rename(dest)
+        except OSError:  # another process got there first
+            if not (dest / "encoder.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return dest
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
+
+
+def write_manifest(folder: Path, source: dict) -> dict:
+    files = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*"))
+             if p.is_file() and p.name != MANIFEST}
+    manifest = {"format": 1, "exportable": True, "source": source, "files": files,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def write_artefact(estimator, folder: Path, source: dict, cache: Path) -> dict:
+    """Export ``estimator`` into ``folder`` (replaced atomically); returns the manifest.
+
+    Raises :class:`stance.errors.NotExportable` when the model has no lean form.
+    """
+    import numpy as np
+
+    from stance.serving.onnx.spec import build
+
+    spec, collected = build(estimator)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for name, pretrained in collected.encoders.items():
+            exported = encoder_folder(pretrained, cache)
+            (scratch / name).mkdir()
+            for path in exported.iterdir():
+                _link_or_copy(path, scratch / name / path.name)
+        for name, classifier in collected.classifiers.items():  # fine-tuned weights: this model's own
+            (scratch / name).mkdir()
+            started = time.perf_counter()
+            export_classifier(classifier, scratch / name)
+            log.info("exported the fine-tuned classifier to ONNX in %.1f s", time.perf_counter() - started)
+        (scratch / "spec.json").write_text(json.dumps(spec))
+        with (scratch / "arrays.npz").open("wb") as handle:
+            np.savez(handle, **collected.arrays)
+        manifest = write_manifest(scratch, source)
+        replace_folder(scratch, folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return manifest
+
+
+def write_marker(folder: Path, source: dict, reason: str) -> None:
+    """Remember that this model has no lean form (so the next call goes straight to MLflow)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        (scratch / MANIFEST).write_text(json.dumps({"format": 1, "exportable": False, "reason": reason,
+                                                    "source": source, "files": {}}, indent=1))
+        replace_folder(scratch, folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def replace_folder(new: Path, folder: Path) -> None:
+    """Put ``new`` at ``folder``; an old folder is moved aside first and then removed."""
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            folder.rename(old)
+        except FileNotFoundError:  # another process moved it first
+            old = None
+    try:
+        new.rename(folder)
+    except OSError:  # another process put its (equally fresh) artefact there first: keep that one
+        if not folder.is_dir():
+            raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
