@@ -1,4 +1,5 @@
-"""Small file helpers: atomic writes, line-numbered JSONL reading, and where the cache lives."""
+"""Small file helpers: atomic writes (files and folders), line-numbered JSONL reading, and where
+the cache lives. Every write of the package that must never be seen half-done goes through here."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import shutil
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +23,25 @@ def cache_dir() -> Path:
     return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (raw data, byte for byte)."""
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> None:
+    """Make ``path`` by calling ``write`` on a temporary file beside it, then renaming that file into
+    place: a reader sees the old file or the whole new one, never a half-written one (figures are
+    written this way: ``atomic_write(p, lambda tmp: figure.savefig(tmp, format="png"))``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        write(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (raw data, byte for byte)."""
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_text(path: str | Path, text: str) -> bool:
@@ -43,16 +53,33 @@ def atomic_write_text(path: str | Path, text: str) -> bool:
     path = Path(path)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
     return True
+
+
+def replace_folder(new: str | Path, folder: str | Path) -> None:
+    """Put the folder ``new`` (made beside ``folder``) at ``folder`` by renames: an old folder is
+    moved aside first and removed after, so a reader never sees a half-made one. If another process
+    put its own (equally fresh) folder there in between, that one is kept."""
+    new, folder = Path(new), Path(folder)
+    old = None
+    if folder.exists():
+        old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.monotonic_ns()}")
+        try:
+            folder.rename(old)
+        except FileNotFoundError:  # another process moved it first
+            old = None
+    try:
+        new.rename(folder)
+    except OSError:
+        if not folder.is_dir():
+            raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def dumps_jsonl(records: list[dict[str, Any]]) -> str:
@@ -92,6 +119,17 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | StanceE
             yield number, StanceError("expected a JSON object", path=path, line=number)
             continue
         yield number, record
+
+
+def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """Every record of a JSONL file with its line number, stopping at the first malformed line
+    with an error naming the file and the line."""
+    rows = []
+    for line, record in iter_jsonl(path):
+        if isinstance(record, StanceError):
+            raise record
+        rows.append((line, record))
+    return rows
 
 
 def json_lines(text: str) -> list[str]:

@@ -14,7 +14,7 @@ from stance.serving.onnx.cache import artefact_dir
 from stance.serving.onnx.lookup import resolve_ref
 from stance.serving.onnx.inference import tfidf
 from stance.errors import NotExportable
-from stance.serving.onnx.spec import Spec, build
+from stance.serving.onnx.spec import Spec, collect_spec
 from stance.serving.predict import load, predict
 from stance.tracking.registry import register
 
@@ -65,7 +65,7 @@ def test_models_without_a_lean_form_say_why():
                           (Calibrated(), "Calibrated")]:
         model.classes_ = np.array(LABELS)
         with pytest.raises(NotExportable, match=reason):
-            build(model)
+            collect_spec(model)
 
 
 def test_lookup_resolves_uris_without_mlflow_and_never_creates_a_store(registered, tmp_path):

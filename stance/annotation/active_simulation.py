@@ -38,7 +38,7 @@ def run(frame, out_dir: str | Path, repeats: int = 10, start: int = 20, step: in
 
 
 def write_page(summary, saved: dict, out_dir: Path, **facts) -> None:
-    from stance.io import atomic_write_text
+    from stance.io import atomic_write, atomic_write_text
     from stance.plots import curve_figure
     from stance.tables import markdown_table
 
@@ -49,9 +49,7 @@ def write_page(summary, saved: dict, out_dir: Path, **facts) -> None:
     figure = curve_figure(lines, "macro_f1", title="Active learning: macro-F1 on held-out articles vs labels used")
     figure.axes[0].set_xlabel("labelled statements")
     figure.axes[0].set_ylabel("macro-F1 on the held-out article (95% CI over seeds)")
-    tmp = out_dir / ".curve.png.tmp"
-    figure.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    tmp.replace(out_dir / "curve.png")
+    atomic_write(out_dir / "curve.png", lambda tmp: figure.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
     shown = sorted({facts["start"], 50, 100, 150, 200, facts["budget"]} & set(summary["labels"]))
     header = ["strategy", *(f"{n} labels" for n in shown), "labels saved vs random"]
     rows = []

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
-from stance.io import atomic_write_text, dumps_jsonl, iter_jsonl, read_text
+from stance.io import atomic_write_text, dumps_jsonl, iter_jsonl, read_jsonl, read_text
 from stance.labels import LABELS
 
 #: Field name -> required type, in the order records are written.
@@ -152,9 +152,7 @@ def validate_file(path: str | Path, seeds_dir: str | Path) -> list[Problem]:
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Load annotation records, stopping at the first malformed one with a clear error."""
     records = []
-    for line, record in iter_jsonl(path):
-        if isinstance(record, StanceError):
-            raise record
+    for line, record in read_jsonl(path):
         reasons = _check_record(record)
         if reasons:
             raise StanceError(reasons[0], path=path, line=line)
@@ -174,11 +172,7 @@ def read_sheet(path: str | Path, fields: Iterable[str] = SHEET_FIELDS) -> list[d
             raise StanceError(f"missing column '{missing[0]}'", path=path)
         rows = [(number, dict(row)) for number, row in enumerate(reader, start=2)]
     else:
-        rows = []
-        for number, row in iter_jsonl(path):
-            if isinstance(row, StanceError):
-                raise row
-            rows.append((number, row))
+        rows = read_jsonl(path)
     out = []
     for number, row in rows:
         for name in fields:

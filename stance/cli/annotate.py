@@ -24,13 +24,11 @@ def _pending_files(given: tuple[str, ...], pending_dir: str) -> list[Path]:
 
 
 def _read_statements(files: list[Path]) -> list[dict]:
-    from stance.io import iter_jsonl
+    from stance.io import read_jsonl
 
     statements, seen = [], set()
     for path in files:
-        for line, record in iter_jsonl(path):
-            if isinstance(record, StanceError):
-                raise record
+        for line, record in read_jsonl(path):
             missing = [k for k in ("id", "document", "start", "end", "text") if k not in record]
             if missing:
                 raise StanceError(f"missing field '{missing[0]}'", path=path, line=line)

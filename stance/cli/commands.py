@@ -79,13 +79,9 @@ def annotations() -> None:
 def annotations_import(sheet: str, annotator: str, out: str, statements: str) -> None:
     """Join a label sheet (CSV or JSONL: id, label, holder, rationale) with the statements."""
     from stance.annotation.passes import import_sheet, write_records
-    from stance.io import iter_jsonl
+    from stance.io import read_jsonl
 
-    rows = []
-    for line, row in iter_jsonl(statements):
-        if isinstance(row, StanceError):
-            raise row
-        rows.append(row)
+    rows = [row for _, row in read_jsonl(statements)]
     records = import_sheet(sheet, rows, annotator)
     write_records(records, out)
     click.echo(f"{len(records)} records by {annotator} -> {out}")

@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stance.errors import StanceError
+from stance.evaluation.metrics import HEADLINE
 
 DIRECTIONS = ("maximize", "minimize")
 #: Per-fold metrics whose plain name means their mean over folds (each fold's value is logged
 #: as a step under the plain name, and MLflow shows only the last).
-PER_FOLD = ("macro_f1", "f_avg", "accuracy")
+PER_FOLD = HEADLINE
 
 
 @dataclass(frozen=True)

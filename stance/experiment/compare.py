@@ -10,7 +10,6 @@ and writes the result.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -174,7 +173,7 @@ def compare(entries: list[Entry], predictions: dict[str, Any], objective: Object
 
     Pure: the entries given are left as they are; the comparison holds copies with their tests.
     """
-    from stance.evaluation.significance import approximate_randomisation, holm, mcnemar, paired_bootstrap_ci
+    from stance.evaluation.significance import holm
 
     key, metric = objective.key, objective.base
     finished = [replace(e, tests={}) for e in entries if e.status == "FINISHED" and key in e.metrics]

@@ -56,10 +56,10 @@ def make_estimator(cfg):
     overrides = cfg.model.get("debug")
     if cfg.get("debug") and overrides:
         params.update(OmegaConf.to_container(overrides, resolve=True))
-    return build(params, "model.estimator")
+    return instantiate_node(params, "model.estimator")
 
 
-def build(node, what: str):
+def instantiate_node(node, what: str):
     """``hydra.utils.instantiate``, with a user error from inside kept as one clear line."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
@@ -180,12 +180,12 @@ def _prepare(cfg) -> _Setup:
     if cfg.eval.get("prior_shift") not in (None, *METHODS):
         raise StanceError(f"eval.prior_shift must be null or one of {', '.join(METHODS)}, "
                           f"not '{cfg.eval.prior_shift}'")
-    corpus = build(cfg.data, "data")
-    splitter = build(cfg.eval.splitter, "eval.splitter")
+    corpus = instantiate_node(cfg.data, "data")
+    splitter = instantiate_node(cfg.eval.splitter, "eval.splitter")
     folds = splitter.split(corpus)
     if cfg.get("debug"):
         folds = folds[: cfg.eval.get("debug_folds", 2)]
-    extra = pooled(build(cfg.extra_train, "extra_train")) if cfg.get("extra_train") else None
+    extra = pooled(instantiate_node(cfg.extra_train, "extra_train")) if cfg.get("extra_train") else None
     everything = pooled(corpus)
     external, notice = yardstick.load(cfg.get("external"), set(everything["target"]))
     if external is not None and not cfg.eval.get("refit", True):
@@ -200,13 +200,15 @@ def _prepare(cfg) -> _Setup:
 def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -> dict[str, str]:
     """Tags that say what ran: model, family, version, commit, evaluation, data fingerprint, sweep."""
     from stance import __version__
-    from stance.tracking.tags import MAX_PARAM_LENGTH, TAG_FAMILY, TAG_MODEL, TAG_OVERRIDES, TAG_SWEEP
+    from stance.tracking.tags import (
+        MAX_PARAM_LENGTH, TAG_EVAL, TAG_EXTRA_TRAIN, TAG_FAMILY, TAG_MODEL, TAG_OVERRIDES, TAG_SWEEP, TAG_VERSION,
+    )
     from stance.tracking.provenance import fingerprint, git_commit
 
     data = setup.everything
     tags = {
-        TAG_MODEL: cfg.model.name, TAG_FAMILY: probe.family, "stance.version": __version__,
-        "git_commit": git_commit(cfg.paths.root), "stance.eval": setup.splitter_name,
+        TAG_MODEL: cfg.model.name, TAG_FAMILY: probe.family, TAG_VERSION: __version__,
+        "git_commit": git_commit(cfg.paths.root), TAG_EVAL: setup.splitter_name,
         "dataset_fingerprint": fingerprint(zip(data["id"], data["text"], data["target"], data["label"])),
     }
     if parent_run_id:
@@ -214,7 +216,7 @@ def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -
     if overrides:
         tags[TAG_OVERRIDES] = " ".join(overrides)[:MAX_PARAM_LENGTH]
     if setup.extra is not None:
-        tags["stance.extra_train"] = (f"{len(setup.extra)} statements, targets: "
+        tags[TAG_EXTRA_TRAIN] = (f"{len(setup.extra)} statements, targets: "
                                       f"{', '.join(sorted(set(setup.extra['target'])))}")
     return tags
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from stance.experiment.compare import Comparison, common_overrides, label_of
+from stance.evaluation.metrics import HEADLINE
 from stance.evaluation.objective import Objective
 from stance.tables import markdown_table, print_rich, rich_table
 
@@ -56,7 +57,7 @@ def table_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
         header.append(f"folds {metric} (95% CI)")
     header += [f"{y} {metric} (95% CI)" for y in beside]
     header += [f"{y} recall s/o/n" for y in comparison.yardsticks]
-    others = [m for m in ("macro_f1", "f_avg", "accuracy") if m != metric]
+    others = [m for m in HEADLINE if m != metric]
     header += [f"{ranked_on} {o}" if ranked_on else o for o in others]
     if comparison.has_validation:
         header.append(f"val {metric}")
@@ -186,7 +187,6 @@ def candidates_markdown(comparison: Comparison, heading: str = "") -> str:
 
 def reference_rows(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header and cells of each run against its variant's reference run (``report.reference``)."""
-    metric = comparison.metric
     header = ["model", f"{comparison.objective.label} (95% CI)", f"Δ vs {comparison.reference} (95% CI)", "p rand.", "p Holm",
               "McNemar b/c", "p McNemar"]
     rows = []
@@ -220,7 +220,7 @@ def curve_lines(comparison: Comparison) -> dict[str, list[tuple[float, float, fl
 
 def write_outputs(comparison: Comparison, out_dir: str | Path, heading: str = "") -> list[Path]:
     """``leaderboard.md``, ``scores.png`` and (for a learning curve) ``learning_curve.png``, atomically."""
-    from stance.io import atomic_write_text
+    from stance.io import atomic_write, atomic_write_text
     from stance.plots import curve_figure, scores_figure
 
     out = Path(out_dir)
@@ -239,9 +239,7 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, heading: str = ""
     if comparison.has_curve:
         figures["learning_curve.png"] = curve_figure(curve_lines(comparison), metric, title=comparison.experiment)
     for name, figure in figures.items():
-        scratch = out / f".{name}.tmp.png"
-        figure.savefig(scratch)
-        scratch.replace(out / name)
+        atomic_write(out / name, lambda tmp, figure=figure: figure.savefig(tmp, format="png"))
         written.append(out / name)
     return written
 
@@ -259,7 +257,7 @@ def status_rows(rows: list[dict[str, Any]], objective: Objective = Objective()) 
     key, metric = objective.key, objective.base
     common = common_overrides(rows)
     ordered = sorted(rows, key=lambda r: (0, objective.rank_key(r["metrics"])) if key in r["metrics"] else (1, 0.0))
-    others = [m for m in ("macro_f1", "f_avg", "accuracy") if m != metric]
+    others = [m for m in HEADLINE if m != metric]
     header = ["model", "eval", f"{metric} (95% CI)", *others, "fit s", "status"]
     table = []
     for row in ordered:

@@ -22,7 +22,6 @@ on a log scale, ``range(a, b[, step])``, and ``choice(x, y)`` or ``x,y``.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from pathlib import Path
@@ -181,13 +180,12 @@ class OptunaSweeper(Sweeper):
     def _write_results(self, study) -> None:
         from omegaconf import OmegaConf
 
+        from stance.io import atomic_write_text
+
         best = study.best_trial
         results = {"study_name": self.study_name, "storage": self.storage, "best_params": best.params,
                    "best_value": best.value, "n_trials": len(study.trials)}
         log.info("Best parameters: %s (objective %.4f, %d trials in the study)", best.params, best.value,
                  len(study.trials))
-        folder = Path(self.config.hydra.sweep.dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        scratch = folder / f".optimization_results.{os.getpid()}.tmp"
-        scratch.write_text(OmegaConf.to_yaml(OmegaConf.create(results)))
-        scratch.replace(folder / "optimization_results.yaml")
+        atomic_write_text(Path(self.config.hydra.sweep.dir) / "optimization_results.yaml",
+                          OmegaConf.to_yaml(OmegaConf.create(results)))

@@ -19,6 +19,7 @@ from hydra.experimental.callback import Callback
 
 from stance.errors import StanceError
 from stance.evaluation.objective import Objective
+from stance.tracking.tags import MAX_PARAM_LENGTH, TAG_OVERRIDES
 from stance.tracking.tracker import Tracker, run_rows
 
 
@@ -39,7 +40,7 @@ class SweepParentRun(Callback):
             check_sweep(config)
             tracker = Tracker.from_config(config)
             self.run_id = tracker.start_parent(f"sweep: {overrides or config.experiment_name}",
-                                               tags={"stance.overrides": overrides[:500]})
+                                               tags={TAG_OVERRIDES: overrides[:MAX_PARAM_LENGTH]})
         except StanceError as exc:  # e.g. an unreachable server: one line, before any job starts
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)

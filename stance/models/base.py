@@ -135,31 +135,18 @@ def proba_by_label(estimator, X, labels=None) -> np.ndarray:
     """``predict_proba`` with one column per label of ``labels`` (default: the fixed label set),
     0 for a label the model never saw in training."""
     from stance.labels import LABELS
+    from stance.scores import in_label_order
 
-    labels = list(labels or LABELS)
-    proba = np.asarray(estimator.predict_proba(X), dtype=float)
-    full = np.zeros((proba.shape[0], len(labels)))
-    for k, label in enumerate(estimator.classes_):
-        full[:, labels.index(label)] = proba[:, k]
-    return full
+    return in_label_order(estimator.predict_proba(X), estimator.classes_, labels or LABELS)
 
 
 def prior_by_label(estimator, labels=None) -> np.ndarray:
     """The training label mix (``class_prior_``) with one entry per label of ``labels``."""
     from stance.errors import StanceError
     from stance.labels import LABELS
+    from stance.scores import in_label_order
 
-    labels = list(labels or LABELS)
     if getattr(estimator, "class_prior_", None) is None:
         raise StanceError("this model records no training label mix (trained before prior-shift support): "
                           "retrain it to use a prior shift")
-    prior = np.zeros(len(labels))
-    for k, label in enumerate(estimator.classes_):
-        prior[labels.index(label)] = estimator.class_prior_[k]
-    return prior
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return in_label_order(estimator.class_prior_, estimator.classes_, labels or LABELS)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from stance.models.base import StanceClassifier
+from stance.models.encoders import FrozenEncoderInputs
 
 
-class EmbeddingLogReg(StanceClassifier):
+class EmbeddingLogReg(FrozenEncoderInputs, StanceClassifier):
     """Logistic regression on frozen sentence embeddings (default: the packaged MiniLM).
 
     The features are the statement's embedding and, with ``use_target``, the target's
@@ -60,13 +61,3 @@ class EmbeddingLogReg(StanceClassifier):
         if self.use_target:
             features.append(spec.embedding(self.pretrained, "target"))
         return {"*": {"features": features, "head": spec.head(self.model_)}}
-
-    def input_limit(self) -> int:
-        from stance.models.encoders import encoder_input_limit
-
-        return encoder_input_limit(self.pretrained)
-
-    def _token_counts(self, texts, targets):
-        from stance.models.encoders import encoder_token_counts
-
-        return encoder_token_counts(self.pretrained, texts)

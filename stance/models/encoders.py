@@ -70,6 +70,7 @@ def unpack_split_zip(name: str, parts: list[Path], dest: Path) -> Path:
     import zipfile
 
     from stance.errors import StanceError
+    from stance.io import replace_folder
 
     stamp = ",".join(str(p.stat().st_size) for p in parts)
     marker = dest / ".stance-unpacked"
@@ -93,9 +94,7 @@ def unpack_split_zip(name: str, parts: list[Path], dest: Path) -> Path:
         if not (scratch / "unpacked" / name).is_dir():
             raise StanceError(f"the zip of '{name}' holds no folder '{name}'")
         (scratch / "unpacked" / ".stance-unpacked").write_text(stamp)
-        if dest.exists():
-            shutil.rmtree(dest)
-        (scratch / "unpacked").rename(dest)
+        replace_folder(scratch / "unpacked", dest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return dest / name
@@ -194,14 +193,19 @@ def sentence_encoder(pretrained: str | None, device: str = "cpu"):
     return load(SentenceTransformer, pretrained, device=device)
 
 
-def encoder_input_limit(pretrained: str | None) -> int:
-    """The longest input in tokens the sentence encoder reads (longer texts are cut)."""
-    return int(sentence_encoder(pretrained).max_seq_length)
+class FrozenEncoderInputs:
+    """Input limits of a model that reads statements through a frozen sentence encoder (its
+    ``pretrained`` parameter): mixed into such models ahead of their base class."""
 
+    pretrained: str | None
 
-def encoder_token_counts(pretrained: str | None, texts: list[str]) -> list[int]:
-    """Each text's length in the sentence encoder's tokens, uncut."""
-    return [len(ids) for ids in sentence_encoder(pretrained).tokenizer(texts, truncation=False)["input_ids"]]
+    def input_limit(self) -> int:
+        """The longest input in tokens the sentence encoder reads (longer texts are cut)."""
+        return int(sentence_encoder(self.pretrained).max_seq_length)
+
+    def _token_counts(self, texts: list[str], targets: list[str]) -> list[int]:
+        """Each statement's length in the sentence encoder's tokens, uncut (the target is not encoded)."""
+        return [len(ids) for ids in sentence_encoder(self.pretrained).tokenizer(texts, truncation=False)["input_ids"]]
 
 
 #: Sentence vectors already computed, by encoder, device and text (sweeps and folds embed the same texts).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stance.models.base import StanceClassifier, softmax
+from stance.models.base import StanceClassifier
+from stance.scores import decision_proba
 
 
 class TfidfClassifier(StanceClassifier):
@@ -102,8 +103,7 @@ class TfidfClassifier(StanceClassifier):
         if hasattr(model, "predict_proba"):
             proba = model.predict_proba(encoded)
         else:
-            scores = model.decision_function(encoded)
-            proba = softmax(scores if scores.ndim == 2 else np.column_stack([-scores, scores]))
+            proba = decision_proba(model.decision_function(encoded))
         full = np.zeros((proba.shape[0], len(self.classes_)))
         full[:, model.classes_] = proba  # a target's data or a calibration fold may miss a class
         return full

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from stance.models.tfidf import TfidfClassifier
+from stance.models.encoders import FrozenEncoderInputs
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
@@ -38,7 +39,7 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
         return spec.embedding(self.pretrained, column, self.weight, self.split_hashtags)
 
 
-class TfidfEmbeddingClassifier(TfidfClassifier):
+class TfidfEmbeddingClassifier(FrozenEncoderInputs, TfidfClassifier):
     """:class:`TfidfClassifier` whose features also hold the statement's sentence embedding.
 
     Sparse word and character n-grams capture the words of a stance; the frozen encoder
@@ -67,13 +68,3 @@ class TfidfEmbeddingClassifier(TfidfClassifier):
         embedder = SentenceEmbedder(self.pretrained, self.embedding_weight, self.batch_size, self.device,
                                     self.split_hashtags)
         return [*super()._feature_parts(), ("embedding", embedder, "text")]
-
-    def input_limit(self) -> int:
-        from stance.models.encoders import encoder_input_limit
-
-        return encoder_input_limit(self.pretrained)
-
-    def _token_counts(self, texts, targets):
-        from stance.models.encoders import encoder_token_counts
-
-        return encoder_token_counts(self.pretrained, texts)

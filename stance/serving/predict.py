@@ -17,12 +17,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from stance.tracking.store import CHAMPION_URI, default_tracking_uri
 from stance.errors import StanceError
 from stance.io import TABLE_KINDS, parse_table
 from stance.labels import LABELS
+from stance.scores import in_label_order
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +112,6 @@ def read_statements(statements: Iterable[str] = (), *, path: str | Path | None =
     return Statements(kept, blank)
 
 
-def _by_label(proba, classes):
-    """Probability columns in :data:`LABELS` order (0 for a label the model never saw)."""
-    import numpy as np
-
-    full = np.zeros((proba.shape[0], len(LABELS)))
-    for k, label in enumerate(classes):
-        if label in LABELS:
-            full[:, LABELS.index(label)] = proba[:, k]
-    return full
-
-
 class LeanPredictor:
     """A model read from its lean artefact (numpy, onnxruntime, tokenizers: no MLflow, no torch)."""
 
@@ -130,12 +119,12 @@ class LeanPredictor:
         self.model, self.how = model, f"lean {getattr(model, 'precision', precision)}"  # as it runs
 
     def scores(self, texts: list[str], targets: list[str | None]):
-        return _by_label(self.model.predict_proba(texts, targets), self.model.classes_)
+        return in_label_order(self.model.predict_proba(texts, targets), self.model.classes_)
 
     def class_prior(self):
         if not len(self.model.class_prior_):
             raise StanceError("this model records no training label mix: retrain it to use a prior shift")
-        return _by_label(self.model.class_prior_[None, :], self.model.classes_)[0]
+        return in_label_order(self.model.class_prior_, self.model.classes_)
 
     def truncated(self, texts: list[str], targets: list[str | None]):
         return self.model.truncated(texts)

@@ -37,7 +37,7 @@ from stance.tracking.store import CHAMPION_URI, default_tracking_uri, resolve_ur
 from stance.errors import StanceError
 from stance.io import atomic_write_text, cache_dir
 from stance.labels import LABELS
-from stance.serving.predict import _by_label
+from stance.scores import in_label_order
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def session(master: str | None = None, app_name: str = "stance-predict"):
 
 def lean_folder(model_uri: str, tracking_uri: str, precision: str = "fp32") -> tuple[Path | None, str | None]:
     """``(artefact folder, None)``, built if need be; ``(None, why)`` when the model goes through MLflow."""
-    from stance.serving.onnx.cache import artefact_dir, build, check
+    from stance.serving.onnx.cache import artefact_dir, check, rebuild_artefact
     from stance.serving.onnx.lookup import resolve_ref
 
     ref = resolve_ref(model_uri, tracking_uri)
@@ -123,7 +123,7 @@ def lean_folder(model_uri: str, tracking_uri: str, precision: str = "fp32") -> t
     folder = artefact_dir(ref)
     manifest, _ = check(folder, ref, precision)
     try:
-        manifest = manifest or build(ref, folder)[0]
+        manifest = manifest or rebuild_artefact(ref, folder)[0]
     except OSError as exc:
         return None, f"cannot write the lean artefact ({exc.strerror or exc})"
     return (folder, None) if manifest.get("exportable", True) else (None, manifest.get("reason", "no lean form"))
@@ -144,7 +144,7 @@ def _score_partition(batches: Iterator, name: str, precision: str, keep_id: bool
     model = _MODELS[name, precision]
     for frame in batches:
         targets = [t if isinstance(t, str) else None for t in frame["target"].tolist()]
-        proba = _by_label(model.predict_proba(frame["text"].tolist(), targets), model.classes_)
+        proba = in_label_order(model.predict_proba(frame["text"].tolist(), targets), model.classes_)
         best = proba.argmax(axis=1)
         out = pd.DataFrame({"text": frame["text"].to_numpy(dtype=object), "target": np.array(targets, dtype=object),
                             "label": np.array(LABELS, dtype=object)[best],

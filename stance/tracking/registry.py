@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from stance.tracking.store import CHAMPION_ALIAS, REGISTERED_MODEL, sqlite_path
 from stance.errors import StanceError
 from stance.evaluation.objective import Objective
-from stance.tracking.tags import TAG_MODEL_URI, TAG_ROLE
+from stance.tracking.tags import TAG_EVAL, TAG_MODEL_URI, TAG_ROLE
 from stance.tracking.store import read_only_problem, resolve_uri, sqlite_problem
 
 
@@ -99,7 +99,7 @@ def champion_run(tracking_uri: str, name: str = REGISTERED_MODEL, alias: str = C
 
 
 #: Tags two runs must share to be scored on the same statements the same way.
-SAME_EVALUATION = ("dataset_fingerprint", "stance.eval")
+SAME_EVALUATION = ("dataset_fingerprint", TAG_EVAL)
 
 
 def challenge(tracking_uri: str, run, objective: Objective = Objective(), name: str = REGISTERED_MODEL,

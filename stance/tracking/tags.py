@@ -13,3 +13,7 @@ TAG_OVERRIDES = "stance.overrides"
 TAG_SWEEP_COMPLETE = "stance.sweep_complete"  #: set on a sweep's parent run once every job has ended
 OOF_PREDICTIONS = "oof_predictions.csv"  # every run's out-of-fold predictions, read by stance compare
 # (stance.evaluation.yardstick.predictions_artifact("oof") names the same file; an external yardstick's are <name>_predictions.csv)
+TAG_EVAL = "stance.eval"  #: the splitter a run was evaluated with (runs compare only within one)
+TAG_VERSION = "stance.version"
+TAG_ERROR = "stance.error"  #: why a run ended FAILED or KILLED
+TAG_EXTRA_TRAIN = "stance.extra_train"

@@ -23,7 +23,7 @@ from stance.errors import StanceError
 from stance.tracking.provenance import flatten
 from stance.tracking.store import fail_fast, read_only_problem, resolve_uri, sqlite_problem, store_error
 from stance.tracking.tags import (
-    MAX_PARAM_LENGTH, TAG_FAMILY, TAG_MODEL, TAG_MODEL_URI, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP_COMPLETE,
+    MAX_PARAM_LENGTH, TAG_ERROR, TAG_EVAL, TAG_FAMILY, TAG_MODEL, TAG_MODEL_URI, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP_COMPLETE,
 )
 from stance.tracking.liveness import owner_tags, reap
 
@@ -38,7 +38,7 @@ def run_rows(runs) -> list[dict[str, Any]]:
     """Plain dicts (run id, status, model, eval, metrics) from MLflow runs, for reports."""
     return [
         {"run_id": run.info.run_id, "status": run.info.status, "name": run.info.run_name,
-         "model": run.data.tags.get(TAG_MODEL, run.info.run_name), "eval": run.data.tags.get("stance.eval", ""),
+         "model": run.data.tags.get(TAG_MODEL, run.info.run_name), "eval": run.data.tags.get(TAG_EVAL, ""),
          "family": run.data.tags.get(TAG_FAMILY, ""), "overrides": run.data.tags.get(TAG_OVERRIDES, ""),
          "metrics": dict(run.data.metrics),
          "params": dict(run.data.params)}
@@ -122,11 +122,11 @@ class Tracker:
         try:
             yield run
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.experiment.interrupts)
-            mlflow.set_tag("stance.error", str(exc) or "interrupted")
+            mlflow.set_tag(TAG_ERROR, str(exc) or "interrupted")
             mlflow.end_run(status="KILLED")
             raise
         except BaseException as exc:
-            mlflow.set_tag("stance.error", f"{type(exc).__name__}: {exc}"[:MAX_PARAM_LENGTH])
+            mlflow.set_tag(TAG_ERROR, f"{type(exc).__name__}: {exc}"[:MAX_PARAM_LENGTH])
             with contextlib.suppress(Exception):
                 mlflow.log_text(f"{type(exc).__name__}: {exc}\n", "error.txt")
             mlflow.end_run(status="KILLED" if isinstance(exc, SystemExit) else "FAILED")
@@ -253,6 +253,6 @@ class Tracker:
         """End a sweep that stopped early: job runs still RUNNING as KILLED, then the parent."""
         for child in self.child_runs(run_id):
             if child.info.status == "RUNNING":
-                self.client.set_tag(child.info.run_id, "stance.error", "its sweep stopped before it ended")
+                self.client.set_tag(child.info.run_id, TAG_ERROR, "its sweep stopped before it ended")
                 self.client.set_terminated(child.info.run_id, status="KILLED")
         self.end_parent(run_id, status)

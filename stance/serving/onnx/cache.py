@@ -61,7 +61,7 @@ def check(folder: Path, ref: ModelRef, precision: str) -> tuple[dict | None, str
     return manifest, None
 
 
-def build(ref: ModelRef, folder: Path):
+def rebuild_artefact(ref: ModelRef, folder: Path):
     """Export the logged model behind ``ref`` into ``folder`` (or mark it as having no lean form);
     returns ``(manifest, pyfunc model)``. Imports MLflow: this is the slow, one-time path."""
     from stance.serving.onnx.export import write_artefact, write_marker
@@ -99,7 +99,7 @@ def open_lean(model_uri: str, tracking_uri: str, precision: str = "fp32", build_
         else:
             log.info("building the lean artefact for %s (once per model version)", model_uri)
         try:
-            manifest, model = build(ref, folder)
+            manifest, model = rebuild_artefact(ref, folder)
         except OSError as exc:  # e.g. a read-only cache: predict all the same, the slow way
             from stance.tracking.registry import load_model
 
@@ -123,7 +123,7 @@ def prepare(model_uri: str, tracking_uri: str) -> str:
     folder = artefact_dir(ref)
     manifest, _ = check(folder, ref, "fp32")
     if manifest is None:
-        manifest, _ = build(ref, folder)
+        manifest, _ = rebuild_artefact(ref, folder)
     if not manifest.get("exportable", True):
         return f"no lean artefact for {model_uri} ({manifest.get('reason')})"
     return f"lean artefact for {model_uri}: {folder}"

@@ -17,6 +17,8 @@ import time
 import warnings
 from pathlib import Path
 
+from stance.io import replace_folder
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -133,11 +135,7 @@ def encoder_folder(pretrained: str | None, cache: Path) -> Path:
         started = time.perf_counter()
         _export_onnx(pretrained, scratch)
         log.info("exported encoder %s to ONNX in %.1f s", pretrained or "packaged MiniLM", time.perf_counter() - started)
-        try:
-            scratch.rename(dest)
-        except OSError:  # another process got there first
-            if not (dest / "encoder.json").is_file():
-                raise
+        replace_folder(scratch, dest)  # or keep another process's, made in the meantime
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return dest
@@ -166,9 +164,9 @@ def write_artefact(estimator, folder: Path, source: dict, cache: Path) -> dict:
     """
     import numpy as np
 
-    from stance.serving.onnx.spec import build
+    from stance.serving.onnx.spec import collect_spec
 
-    spec, collected = build(estimator)
+    spec, collected = collect_spec(estimator)
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
@@ -202,21 +200,3 @@ def write_marker(folder: Path, source: dict, reason: str) -> None:
         replace_folder(scratch, folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def replace_folder(new: Path, folder: Path) -> None:
-    """Put ``new`` at ``folder``; an old folder is moved aside first and then removed."""
-    old = None
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        try:
-            folder.rename(old)
-        except FileNotFoundError:  # another process moved it first
-            old = None
-    try:
-        new.rename(folder)
-    except OSError:  # another process put its (equally fresh) artefact there first: keep that one
-        if not folder.is_dir():
-            raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

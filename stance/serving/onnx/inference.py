@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stance.scores import decision_proba, softmax
 from stance.text import prepare
 
 #: The artefact layout this code reads; a different one is rebuilt, never guessed at.
@@ -210,11 +211,6 @@ def _expit(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def linear_scores(blocks: list, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     """``X @ coef.T + intercept`` over feature blocks laid side by side (sparse or dense)."""
     n = len(blocks[0].rows) if isinstance(blocks[0], Sparse) else blocks[0].shape[0]
@@ -232,15 +228,11 @@ def linear_scores(blocks: list, coef: np.ndarray, intercept: np.ndarray) -> np.n
     return scores
 
 
-def _decision_proba(scores: np.ndarray) -> np.ndarray:
-    return _softmax(scores if scores.shape[1] > 1 else np.column_stack([-scores[:, 0], scores[:, 0]]))
-
-
 def head_proba(head: dict, arrays, blocks: list, n: int) -> np.ndarray:
     """Probabilities over the head's own classes (``head["classes"]`` indexes the model's)."""
     kind = head["kind"]
     if kind == "softmax":  # the logits of a fine-tuned classifier (one block)
-        return _softmax(blocks[0])
+        return softmax(blocks[0])
     if kind == "constant":
         return np.tile(arrays[head["proba"]], (n, 1))
     if kind == "logistic":
@@ -248,9 +240,9 @@ def head_proba(head: dict, arrays, blocks: list, n: int) -> np.ndarray:
         if scores.shape[1] == 1:
             positive = _expit(scores[:, 0])
             return np.column_stack([1.0 - positive, positive])
-        return _softmax(scores)
+        return softmax(scores)
     if kind == "decision_softmax":
-        return _decision_proba(linear_scores(blocks, arrays[head["coef"]], arrays[head["intercept"]]))
+        return decision_proba(linear_scores(blocks, arrays[head["coef"]], arrays[head["intercept"]]))
     if kind == "calibrated_ovr":  # CalibratedClassifierCV(method="sigmoid"): the mean over its folds
         n_classes = len(head["classes"])
         mean = np.zeros((n, n_classes))

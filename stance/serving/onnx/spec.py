@@ -128,7 +128,7 @@ class Spec:
         raise NotExportable(f"classifier {type(classifier).__name__} has no lean form")
 
 
-def build(estimator) -> tuple[dict, Spec]:
+def collect_spec(estimator) -> tuple[dict, Spec]:
     """``(spec, collected)`` for a fitted stance classifier, or :class:`NotExportable`."""
     spec = Spec()
     models = estimator.lean_spec(spec)
