@@ -18,3 +18,9 @@ LABEL_HINTS: dict[str, str] = {
     "neutral": "The holder expresses no position on the target: background, reporting of talks, other topics, "
                "open questions, doubts about feasibility, refusals to comment that point to no known position.",
 }
+
+
+def target_or(target, default: str | None) -> str | None:
+    """A statement's target as given, or ``default`` where it is missing, not a string or blank
+    (the one rule for a missing target, in training and in every prediction path)."""
+    return target if isinstance(target, str) and target.strip() else default

@@ -13,7 +13,9 @@ import pytest
 
 from stance.errors import StanceError
 from stance.labels import LABELS
-from stance.serving.predict import predict, read_statements, write_predictions
+from stance.serving.predict import predict
+from stance.serving.rows import read_statements
+from stance.serving.output import write_predictions
 from stance.tracking.registry import best_run, load_model, register, registered_models
 
 STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))

@@ -67,7 +67,8 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
     """
     import logging
 
-    from stance.serving.predict import classify, read_statements
+    from stance.serving.predict import classify
+    from stance.serving.rows import read_statements
     from stance.experiment.jobs import quiet_libraries
 
     quiet_libraries()
@@ -110,7 +111,7 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
 
 def _emit(rows: list[dict], output, fmt: str, columns: list[str] | None = None) -> None:
     """Predictions to ``output`` (CSV/JSONL), or to the terminal as CSV/JSONL text or a table."""
-    from stance.serving.predict import predictions_table, write_predictions
+    from stance.serving.output import predictions_table, write_predictions
 
     text = write_predictions(rows, output, fmt, **({"columns": columns} if columns else {}))
     if output:
@@ -133,7 +134,8 @@ def _predict_spark(paths: tuple[str, ...], unused: list[str], **options) -> None
 
 
 def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow) -> None:
-    from stance.serving.predict import ARTICLE_COLUMNS, classify_article, summary_table
+    from stance.serving.output import ARTICLE_COLUMNS, summary_table
+    from stance.serving.predict import classify_article
 
     rows, summary = classify_article(article, model_uri or CHAMPION_URI, tracking_uri, target,
                                      lean=not through_mlflow, precision="int8" if int8 else "fp32")

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from stance.labels import target_or
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 ESTIMATOR_FILE = "estimator.joblib"
@@ -41,7 +43,45 @@ def as_frame(X: Any):
 
 
 class StanceClassifier(ClassifierMixin, BaseEstimator):
-    """Base class: input handling, ``predict`` from ``predict_proba``, save/load."""
+    """Base class: input handling, ``predict`` from ``predict_proba``, save/load.
+
+    It takes no parameters itself; each subclass's ``__init__`` only stores its own (see
+    the module docstring for the contract). A subclass implements ``fit`` and
+    ``predict_proba`` and calls the helpers below from ``fit``, so that every model has the
+    same fitted attributes.
+
+    Attributes
+    ----------
+    family : str
+        Class attribute: the model family, recorded as a tag with every run ("baseline",
+        "sparse", "embedding", "hybrid", "ensemble", "setfit", "transformer"; "other" here).
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted. Set by ``fit``.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements (used for
+        prior-shift correction, see :func:`prior_by_label`). Set by ``fit``.
+    default_target_ : str
+        The target seen most often in training ("" when no training statement had one); it
+        replaces a missing target at prediction time. Set by ``fit``.
+
+    Methods
+    -------
+    fit(X, y)
+        Train on ``X`` (a DataFrame with a ``text`` and an optional ``target`` column, or a
+        list of statements) and ``y`` (label names, converted to ``str``); returns ``self``.
+    predict_proba(X)
+        Probabilities, shape (n_statements, n_classes), columns in the order of ``classes_``.
+    predict(X)
+        The label of ``classes_`` with the highest probability for each statement.
+    input_limit(), truncated(X)
+        The longest input in tokens the model reads (None: no limit) and which statements
+        exceed it.
+    lean_spec(spec)
+        The model's inference as plain arrays for the lean (ONNX) runtime; raises
+        ``NotExportable`` where that is not possible.
+    save(path)
+        Write the fitted model to a folder; :func:`load_estimator` reads it back.
+    """
 
     #: Model family, recorded as a tag with every run (e.g. "baseline", "sparse", "transformer").
     family: str = "other"
@@ -49,7 +89,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ inputs
     def _remember_targets(self, X) -> tuple[list[str], list[str]]:
         frame = as_frame(X)
-        known = [t for t in frame["target"].tolist() if isinstance(t, str) and t]
+        known = [t for t in frame["target"].tolist() if target_or(t, None)]
         self.default_target_ = Counter(known).most_common(1)[0][0] if known else ""
         return self._inputs(frame)
 
@@ -57,7 +97,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         """Texts and targets, a missing target replaced by ``default_target_``."""
         frame = as_frame(X)
         default = getattr(self, "default_target_", "")
-        targets = [t if isinstance(t, str) and t else default for t in frame["target"].tolist()]
+        targets = [target_or(t, default) for t in frame["target"].tolist()]
         return frame["text"].tolist(), targets
 
     def _set_classes(self, y) -> np.ndarray:

@@ -8,7 +8,23 @@ from stance.models.base import StanceClassifier
 
 
 class MajorityClass(StanceClassifier):
-    """Always predicts the most frequent training label (ties: the first in sorted order)."""
+    """Always predicts the most frequent training label (ties: the first in sorted order).
+
+    Its probability is 1 for that label and 0 for the others, whatever the statement. It
+    takes no parameters.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    prior_ : ndarray of float, shape (n_classes,)
+        The same training label mix as ``class_prior_``; the label with the largest share is
+        the one predicted (:class:`StratifiedRandom` draws from it).
+    default_target_ : str
+        The target seen most often in training ("" if none); not used by the prediction.
+    """
 
     family = "baseline"
 
@@ -34,7 +50,26 @@ class MajorityClass(StanceClassifier):
 class StratifiedRandom(MajorityClass):
     """Draws each prediction at random from the training label distribution (seeded).
 
-    The same input always gets the same draws: the generator is re-seeded per call.
+    The same input always gets the same draws: the generator is re-seeded per call. The draws
+    depend on ``seed`` and on the number of statements only, not on their text. Each row of
+    ``predict_proba`` is 1 for the drawn label and 0 for the others. It has no lean export.
+
+    Parameters
+    ----------
+    seed : int, default=0
+        Seed of the NumPy generator created anew in each ``predict_proba`` call.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    prior_ : ndarray of float, shape (n_classes,)
+        The same training label mix as ``class_prior_``: the probabilities the labels are
+        drawn with.
+    default_target_ : str
+        The target seen most often in training ("" if none); not used by the prediction.
     """
 
     def __init__(self, seed: int = 0):

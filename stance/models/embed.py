@@ -15,6 +15,43 @@ class EmbeddingLogReg(FrozenEncoderInputs, StanceClassifier):
     embedding beside it. The encoder is not trained and not pickled: it is loaded again
     from ``pretrained`` when needed (once per process), on ``device`` (auto: a CUDA GPU when
     there is one). ``split_hashtags``: the encoder reads "#StopTheWar" as "Stop The War".
+
+    Parameters
+    ----------
+    pretrained : str or None, default=None
+        The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
+        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
+        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
+        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    C : float, default=1.0
+        Inverse regularisation strength of the logistic regression: smaller is stronger.
+    class_weight : {"balanced"} or None, default="balanced"
+        Passed to the logistic regression: "balanced" weighs each label by the inverse of its
+        training frequency, None weighs every statement alike.
+    batch_size : int, default=32
+        Texts per batch when the encoder embeds them.
+    use_target : bool, default=True
+        Put the target's embedding beside the statement's (the target is embedded as it is,
+        without hashtag splitting).
+    device : str, default="auto"
+        Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
+        "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    split_hashtags : bool, default=False
+        Give the encoder each hashtag of a statement as words (:func:`stance.text.prepare`).
+    seed : int, default=0
+        ``random_state`` of the logistic regression.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none); it replaces a missing target.
+    model_ : sklearn.linear_model.LogisticRegression
+        The fitted logistic regression (``max_iter=2000``) on the embeddings, trained on class
+        indices (positions in ``classes_``).
     """
 
     family = "embedding"

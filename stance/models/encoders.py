@@ -195,7 +195,14 @@ def sentence_encoder(pretrained: str | None, device: str = "cpu"):
 
 class FrozenEncoderInputs:
     """Input limits of a model that reads statements through a frozen sentence encoder (its
-    ``pretrained`` parameter): mixed into such models ahead of their base class."""
+    ``pretrained`` parameter): mixed into such models ahead of their base class.
+
+    It provides :meth:`input_limit` (the encoder's ``max_seq_length``) and the statements'
+    token counts for :meth:`~stance.models.base.StanceClassifier.truncated`; it has no
+    parameters or fitted attributes of its own and needs the host class to set ``pretrained``.
+    The encoder is loaded on the CPU for these checks, and the counts are of the statement as
+    given (the target and hashtag splitting are not taken into account).
+    """
 
     pretrained: str | None
 

@@ -18,6 +18,35 @@ class StackingEnsemble(StanceClassifier):
     training statements alone (``cv`` stratified, seeded folds), so the meta-learner never sees
     a probability from a member that was trained on the statement it scores; the members are
     then refitted on all the training statements. Nothing of a held-out test fold is used.
+
+    Parameters
+    ----------
+    members : dict of str to StanceClassifier, or None, default=None
+        The members by name, unfitted (they are cloned and fitted inside ``fit``). None or an
+        empty dict raises ``StanceError`` in ``fit``.
+    cv : int, default=5
+        Number of stratified folds for the out-of-fold probabilities, lowered to the number of
+        statements of the rarest label when that is smaller, and at least 2.
+    C : float, default=1.0
+        Inverse regularisation strength of the logistic-regression meta-learner.
+    class_weight : {"balanced"} or None, default="balanced"
+        Label weights of the meta-learner: "balanced" weighs each label by the inverse of its
+        training frequency, None weighs every statement alike.
+    seed : int, default=0
+        Seed of the fold shuffle and ``random_state`` of the meta-learner.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none). The members keep their own and
+        receive the statements with missing targets as they are.
+    model_ : sklearn.ensemble.StackingClassifier
+        The fitted stack, trained on label names: ``model_.estimators_`` are the members
+        refitted on all training statements, ``model_.final_estimator_`` the meta-learner.
     """
 
     family = "ensemble"
@@ -57,7 +86,39 @@ class StackingEnsemble(StanceClassifier):
 
 class Calibrated(StanceClassifier):
     """A member's probabilities calibrated on held-out statements (scikit-learn's
-    ``CalibratedClassifierCV``: ``method`` sigmoid or isotonic, ``cv`` stratified folds)."""
+    ``CalibratedClassifierCV``: ``method`` sigmoid or isotonic, ``cv`` stratified folds).
+
+    For each fold a clone of the member is fitted on the other folds and a calibrator on the
+    fold; ``predict_proba`` averages the calibrated clones (``CalibratedClassifierCV``'s
+    default ``ensemble``). The member is not refitted on all the training statements. The
+    ``family`` is the member's.
+
+    Parameters
+    ----------
+    member : StanceClassifier or None, default=None
+        The model to calibrate, unfitted. None is not checked here: scikit-learn then
+        calibrates its default ``LinearSVC``, which cannot read the statements.
+    method : {"sigmoid", "isotonic"}, default="sigmoid"
+        The calibration: Platt's sigmoid or isotonic regression.
+    cv : int, default=3
+        Number of stratified folds, lowered to the number of statements of the rarest label
+        when that is smaller, and at least 2.
+    seed : int, default=0
+        Seed of the fold shuffle.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none). The member clones keep their own
+        and receive the statements with missing targets as they are.
+    model_ : sklearn.calibration.CalibratedClassifierCV
+        The fitted calibration, trained on label names; ``model_.calibrated_classifiers_``
+        holds one fitted member clone and its calibrator per fold.
+    """
 
     def __init__(self, member=None, method: str = "sigmoid", cv: int = 3, seed: int = 0):
         self.member = member

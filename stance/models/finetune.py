@@ -50,6 +50,63 @@ class FineTuneClassifier(StanceClassifier):
     autocast on a GPU (fp16 where bf16 is not supported) and on a CPU with bf16 matrix units
     (AMX, AVX512-BF16), unless ``mixed_precision=False``; each epoch's loss and the time left are logged.
     ``gradient_accumulation_steps`` makes the effective batch ``batch_size`` times that.
+
+    Parameters
+    ----------
+    pretrained : str or None, default=None
+        The pretrained encoder (see :func:`stance.models.encoders.resolve`): None, "" or
+        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
+        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
+        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    max_length : int, default=128
+        Tokens per input (statement and target together with ``use_target``); longer inputs
+        are cut, in training and prediction. Also the model's :meth:`input_limit`.
+    epochs : float, default=8.0
+        Training epochs (``num_train_epochs`` of the ``Trainer``; may be fractional).
+    learning_rate : float, default=1e-4
+        Peak learning rate of the optimizer.
+    batch_size : int, default=8
+        Training statements per batch (per device).
+    weight_decay : float, default=0.01
+        Weight decay of the optimizer.
+    warmup : float, default=0.1
+        Linear learning-rate warmup, passed as the ``Trainer``'s ``warmup_steps``: a value in
+        [0, 1) is a fraction of the training steps, a whole number >= 1 a number of steps.
+    max_steps : int, default=-1
+        When > 0, the number of training steps, overriding ``epochs``; -1: train ``epochs``.
+    use_target : bool, default=True
+        Encode the input as the pair (statement, target); False: the statement alone.
+    predict_batch_size : int, default=64
+        Statements per batch in :meth:`predict_proba`.
+    class_weight : {"balanced"} or None, default=None
+        "balanced" weighs the cross-entropy loss by inverse label frequency; None uses the
+        ``Trainer``'s unweighted loss.
+    device : str, default="auto"
+        Where the model trains and predicts: "auto" (a CUDA GPU when there is one, else the
+        CPU), "cpu", "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    mixed_precision : bool, default=True
+        Train in bf16 or fp16 autocast where the device supports it (see above); False: fp32.
+        Prediction always runs in fp32.
+    gradient_accumulation_steps : int, default=1
+        Batches whose gradients are accumulated before each optimizer step.
+    seed : int, default=0
+        Seed of the new head's initial weights, of the training and of the data order.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none); it replaces a missing target.
+    tokenizer_ : transformers.PreTrainedTokenizerBase
+        The backbone's tokenizer.
+    model_ : transformers.PreTrainedModel
+        The fine-tuned ``AutoModelForSequenceClassification`` in fp32 and eval mode, its
+        ``id2label`` following ``classes_``. ``model_`` and ``tokenizer_`` are not pickled:
+        :meth:`save` writes them to the folder ``hf`` beside the pickle and
+        :func:`~stance.models.base.load_estimator` loads them back.
     """
 
     family = "transformer"

@@ -20,6 +20,57 @@ class SetFitClassifier(StanceClassifier):
     models do), so that a rare label is not drowned out.
     ``max_steps`` (when > 0) caps the contrastive phase, for quick debug runs. ``device``: auto
     (a CUDA GPU when there is one, with mixed precision), cpu, cuda or cuda:N.
+
+    Parameters
+    ----------
+    pretrained : str or None, default=None
+        The pretrained encoder (see :func:`stance.models.encoders.resolve`): None, "" or
+        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
+        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
+        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    num_iterations : int, default=5
+        Contrastive pairs per training statement: SetFit generates this many positive and as many
+        negative pairs for each.
+    num_epochs : int, default=1
+        Epochs of the contrastive phase.
+    batch_size : int, default=16
+        Pairs per batch in the contrastive phase.
+    body_learning_rate : float, default=2e-5
+        Learning rate of the encoder in the contrastive phase.
+    max_steps : int, default=-1
+        When > 0, the contrastive phase stops after this many steps; -1: no cap.
+    max_length : int, default=128
+        Passed to SetFit's ``TrainingArguments.max_length``. SetFit uses it only to train a
+        differentiable head, so with the logistic-regression head used here it has no effect:
+        the encoder reads up to its own ``max_seq_length`` (:meth:`input_limit`).
+    class_weight : {"balanced"} or None, default="balanced"
+        Label weights of the logistic-regression head: "balanced" weighs each label by the
+        inverse of its training frequency, None weighs every statement alike.
+    use_target : bool, default=True
+        Train and predict on ``"<target>: <statement>"`` (the statement alone when the target
+        is empty).
+    device : str, default="auto"
+        Where the model trains and predicts: "auto" (a CUDA GPU when there is one, else the
+        CPU), "cpu", "cuda" or "cuda:N". Mixed precision is used in training on a GPU and on a
+        CPU with bf16 matrix instructions. "cpu" while a GPU is visible raises ``StanceError``
+        in ``fit`` (SetFit would train on the GPU); hide it with ``CUDA_VISIBLE_DEVICES=``.
+    seed : int, default=0
+        Seed of the training (``transformers.set_seed`` and SetFit's ``seed``) and
+        ``random_state`` of the head.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none); it replaces a missing target.
+    model_ : setfit.SetFitModel
+        The trained model: ``model_body`` the fine-tuned sentence encoder, ``model_head`` the
+        logistic regression (trained on class indices), ``labels`` equal to ``classes_``. It is
+        not pickled: :meth:`save` writes it to the folder ``setfit`` beside the pickle and
+        :func:`~stance.models.base.load_estimator` loads it back on ``device``.
     """
 
     family = "setfit"

@@ -18,6 +18,53 @@ class TfidfClassifier(StanceClassifier):
     serve several targets. With ``per_target`` one model is trained per target instead
     (as in the SemEval-2016 baselines); a statement whose target was not seen in training
     goes to the model of the most frequent training target.
+
+    Parameters
+    ----------
+    classifier : {"logreg", "svm"}, default="logreg"
+        The linear classifier on the features: "logreg" is ``LogisticRegression``
+        (``max_iter=2000``), "svm" a ``LinearSVC`` calibrated as described above. Any other
+        value raises ``ValueError`` in ``fit``.
+    word_ngrams : tuple of (int, int), default=(1, 2)
+        Smallest and largest word n-gram length of the word TF-IDF block (text lower-cased).
+    char_ngrams : tuple of (int, int), default=(2, 5)
+        Smallest and largest character n-gram length of the character TF-IDF block
+        (``analyzer="char_wb"``: n-grams inside word boundaries, text lower-cased).
+    min_df : int, default=1
+        An n-gram is kept only if it occurs in at least this many training statements (both
+        blocks).
+    sublinear_tf : bool, default=True
+        Use ``1 + log(tf)`` instead of the raw term count (both blocks).
+    C : float, default=1.0
+        Inverse regularisation strength of the classifier: smaller is stronger.
+    class_weight : {"balanced"} or None, default="balanced"
+        Passed to the classifier: "balanced" weighs each label by the inverse of its training
+        frequency, None weighs every statement alike. (A dict is passed on as well, but it must
+        be keyed by class index, the position in ``classes_``: the classifier is trained on those.)
+    use_target : bool, default=True
+        Add the target, one-hot encoded, to the features; a target not seen in training gets
+        all zeros. Ignored when ``per_target`` is set.
+    per_target : bool, default=False
+        Train one feature pipeline and classifier per training target instead of one for all.
+    seed : int, default=0
+        ``random_state`` of the classifier.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none): it replaces a missing target, and
+        with ``per_target`` its model serves targets not seen in training.
+    models_ : dict
+        The fitted ``(features, classifier)`` pairs: under the key None when ``per_target`` is
+        False, else one per training target (the target name is the key). ``features`` is a
+        fitted ``ColumnTransformer`` (blocks "word", "char" and, with ``use_target``, "target");
+        ``classifier`` is the fitted ``LogisticRegression``, ``CalibratedClassifierCV`` or
+        ``LinearSVC``, or a ``DummyClassifier`` (most frequent) where the statements it was
+        trained on hold a single label.
     """
 
     family = "sparse"

@@ -15,6 +15,26 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
     The encoder is loaded on first use, shared by every embedder of the same ``pretrained``
     in the process, and never pickled. ``split_hashtags``: the encoder reads "#StopTheWar"
     as "Stop The War" (:mod:`stance.text`).
+
+    ``transform`` takes an iterable of texts (e.g. a DataFrame column) and returns an array of
+    shape (n_texts, embedding size); ``fit`` learns nothing, so there are no fitted attributes.
+
+    Parameters
+    ----------
+    pretrained : str or None, default=None
+        The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
+        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
+        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
+        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    weight : float, default=1.0
+        Factor every embedding is multiplied by (its weight against other feature blocks).
+    batch_size : int, default=64
+        Texts per batch when the encoder embeds them.
+    device : str, default="auto"
+        Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
+        "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    split_hashtags : bool, default=False
+        Give the encoder each hashtag as words (:func:`stance.text.prepare`).
     """
 
     def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64, device: str = "auto",
@@ -46,6 +66,61 @@ class TfidfEmbeddingClassifier(FrozenEncoderInputs, TfidfClassifier):
     (default: the packaged all-MiniLM-L6-v2) adds what the words mean.
     ``embedding_weight`` scales the unit-length embedding against the n-gram block;
     ``split_hashtags`` gives the encoder hashtags as words (the n-grams read the text as it is).
+
+    Parameters
+    ----------
+    classifier : {"logreg", "svm"}, default="svm"
+        "logreg": ``LogisticRegression``; "svm": ``LinearSVC`` with sigmoid calibration, as in
+        :class:`TfidfClassifier` (note the different default).
+    word_ngrams : tuple of (int, int), default=(1, 2)
+        Smallest and largest word n-gram length (text lower-cased).
+    char_ngrams : tuple of (int, int), default=(2, 5)
+        Smallest and largest character n-gram length, inside word boundaries.
+    min_df : int, default=1
+        An n-gram is kept only if it occurs in at least this many training statements.
+    sublinear_tf : bool, default=True
+        Use ``1 + log(tf)`` instead of the raw term count.
+    C : float, default=1.0
+        Inverse regularisation strength of the classifier: smaller is stronger.
+    class_weight : {"balanced"} or None, default="balanced"
+        Passed to the classifier: "balanced" weighs each label by the inverse of its training
+        frequency, None weighs every statement alike.
+    use_target : bool, default=True
+        Add the target, one-hot encoded, to the features (ignored when ``per_target`` is set);
+        the target is not embedded.
+    per_target : bool, default=False
+        Train one feature pipeline and classifier per training target.
+    pretrained : str or None, default=None
+        The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
+        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
+        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
+        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    embedding_weight : float, default=1.0
+        Factor the statement's embedding is multiplied by, against the TF-IDF blocks (the
+        packaged all-MiniLM-L6-v2 gives unit-length vectors).
+    batch_size : int, default=64
+        Texts per batch when the encoder embeds them.
+    device : str, default="auto"
+        Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
+        "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    split_hashtags : bool, default=False
+        Give the encoder each hashtag as words (:func:`stance.text.prepare`).
+    seed : int, default=0
+        ``random_state`` of the classifier.
+
+    Attributes
+    ----------
+    classes_ : ndarray of str, shape (n_classes,)
+        The label names seen in training, sorted.
+    class_prior_ : ndarray of float, shape (n_classes,)
+        The share of each label of ``classes_`` among the training statements.
+    default_target_ : str
+        The target seen most often in training ("" if none): it replaces a missing target, and
+        with ``per_target`` its model serves targets not seen in training.
+    models_ : dict
+        The fitted ``(features, classifier)`` pairs, as in :class:`TfidfClassifier` (key None,
+        or one per training target); each ``ColumnTransformer`` also has the block "embedding",
+        a :class:`SentenceEmbedder`.
     """
 
     family = "hybrid"

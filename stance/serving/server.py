@@ -23,6 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from stance.labels import LABELS
+from stance.serving.rows import statement_row
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,7 @@ def parse_statements(payload, default_target: str | None = None) -> list[dict]:
             raise BadRequest(f"statement {number}: blank text")
         if target is not None and not isinstance(target, str):
             raise BadRequest(f"statement {number}: 'target' must be a string")
-        given_id = item.get("id")
-        rows.append({"id": str(given_id) if given_id not in (None, "") else str(number), "text": text.strip(),
-                     "target": target if target and target.strip() else default_target})
+        rows.append(statement_row(text, item.get("id"), target, number, default_target))
     return rows
 
 

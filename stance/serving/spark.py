@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from stance.tracking.store import CHAMPION_URI, default_tracking_uri, resolve_uri, sqlite_path
 from stance.errors import StanceError
 from stance.io import atomic_write_text, cache_dir
-from stance.labels import LABELS
+from stance.labels import LABELS, target_or
 from stance.scores import in_label_order
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _score_partition(batches: Iterator, name: str, precision: str, keep_id: bool
         _MODELS[name, precision] = LeanModel(SparkFiles.get(name), precision, cpus)
     model = _MODELS[name, precision]
     for frame in batches:
-        targets = [t if isinstance(t, str) else None for t in frame["target"].tolist()]
+        targets = [target_or(t, None) for t in frame["target"].tolist()]
         proba = in_label_order(model.predict_proba(frame["text"].tolist(), targets), model.classes_)
         best = proba.argmax(axis=1)
         out = pd.DataFrame({"text": frame["text"].to_numpy(dtype=object), "target": np.array(targets, dtype=object),

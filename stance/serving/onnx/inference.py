@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stance.labels import target_or
 from stance.scores import decision_proba, softmax
 from stance.text import prepare
 
@@ -79,7 +80,9 @@ class OnnxEncoder:
         finally:
             self.tokenizer.enable_truncation(self.max_seq_length)
 
-    def _run(self, texts: list) -> np.ndarray:
+    def _run(self, texts: list) -> tuple[np.ndarray, list[bool]]:
+        """The graph's output for a batch, and which inputs the tokenizer cut to ``max_seq_length``
+        (read from the same encodings: each text is tokenised once)."""
         encodings = self.tokenizer.encode_batch(texts)
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
@@ -89,36 +92,49 @@ class OnnxEncoder:
             n = len(encoding.ids)
             ids[row, :n], mask[row, :n], types[row, :n] = encoding.ids, 1, encoding.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return self.session.run(None, {name: feed[name] for name in self.inputs})[0]
+        return (self.session.run(None, {name: feed[name] for name in self.inputs})[0],
+                [bool(e.overflowing) for e in encodings])
 
     def encode(self, texts: list[str], batch: int = BATCH) -> np.ndarray:
         """Sentence vectors (float32), in length-sorted batches; repeated texts are encoded once."""
+        return self.encode_cut(texts, batch)[0]
+
+    def encode_cut(self, texts: list[str], batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence vectors (float32) and which texts were cut to ``max_seq_length``."""
         stripped = [t.strip() for t in texts]
         unique = list(dict.fromkeys(t for t in stripped if t not in self._cache))
         if unique:
             order = sorted(range(len(unique)), key=lambda k: len(unique[k]))
             for start in range(0, len(order), batch):
                 chunk = [unique[k] for k in order[start : start + batch]]
-                for text, vector in zip(chunk, self._run(chunk)):
-                    self._cache[text] = vector
+                vectors, cut = self._run(chunk)
+                for text, vector, was_cut in zip(chunk, vectors, cut):
+                    self._cache[text] = (vector, was_cut)
             if len(self._cache) > 100_000:
-                vectors = np.stack([self._cache[t] for t in stripped])
+                found = [self._cache[t] for t in stripped]
                 self._cache.clear()
-                return vectors
+                return np.stack([v for v, _ in found]), np.array([c for _, c in found], dtype=bool)
         if not stripped:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([self._cache[t] for t in stripped])
+            return np.zeros((0, self.dimension), dtype=np.float32), np.zeros(0, dtype=bool)
+        found = [self._cache[t] for t in stripped]
+        return np.stack([v for v, _ in found]), np.array([c for _, c in found], dtype=bool)
 
     def logits(self, texts: list[str], pairs: list[str] | None = None, batch: int = BATCH) -> np.ndarray:
         """A fine-tuned classifier's logits for each text (and its pair, e.g. the target), in
         length-sorted batches, as the estimator tokenises them (``tokenizer(texts, pairs)``)."""
+        return self.logits_cut(texts, pairs, batch)[0]
+
+    def logits_cut(self, texts: list[str], pairs: list[str] | None = None,
+                   batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`logits`, and which inputs were cut to ``max_seq_length``."""
         inputs = list(zip(texts, pairs)) if pairs is not None else list(texts)
         out = np.zeros((len(inputs), self.dimension), dtype=np.float32)
+        cut = np.zeros(len(inputs), dtype=bool)
         order = sorted(range(len(inputs)), key=lambda k: len(texts[k]) + len(pairs[k] if pairs else ""))
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
-            out[rows] = self._run([inputs[k] for k in rows])
-        return out
+            out[rows], cut[rows] = self._run([inputs[k] for k in rows])
+        return out, cut
 
 
 # --------------------------------------------------------------------------- feature blocks
@@ -286,10 +302,11 @@ class LeanModel:
     # the estimator's interface, as far as prediction needs it
     def _inputs(self, texts: list[str], targets: list[str | None]) -> tuple[list[str], list[str]]:
         default = self.default_target_
-        return [str(t) for t in texts], [t if isinstance(t, str) and t else default for t in targets]
+        return [str(t) for t in texts], [target_or(t, default) for t in targets]
 
-    def _blocks(self, model: dict, texts: list[str], targets: list[str]) -> list:
-        blocks = []
+    def _blocks(self, model: dict, texts: list[str], targets: list[str]) -> tuple[list, np.ndarray]:
+        """The feature blocks of ``model``, and which statements an encoder cut to its limit."""
+        blocks, cut = [], np.zeros(len(texts), dtype=bool)
         for block in model["features"]:
             column = texts if block["column"] == "text" else targets
             if block["kind"] == "tfidf":
@@ -298,44 +315,52 @@ class LeanModel:
                 blocks.append(onehot(block, self.arrays, column))
             elif block["kind"] == "logits":  # a fine-tuned classifier: its logits, read by a softmax head
                 pairs = targets if block.get("pair") else None
-                blocks.append(self.encoders[block["encoder"]].logits(column, pairs).astype(np.float64))
+                logits, was_cut = self.encoders[block["encoder"]].logits_cut(column, pairs)
+                blocks.append(logits.astype(np.float64))
+                cut |= was_cut
             elif block["kind"] == "embedding":
                 if block.get("split_hashtags"):  # as the embedder did in training (stance.text)
                     column = prepare(column, hashtags=True)
-                vectors = self.encoders[block["encoder"]].encode(column).astype(np.float64)
-                blocks.append(vectors * block["weight"])
+                vectors, was_cut = self.encoders[block["encoder"]].encode_cut(column)
+                blocks.append(vectors.astype(np.float64) * block["weight"])
+                if block["column"] == "text":  # a long target is not the statement's problem
+                    cut |= was_cut
             else:
                 raise ValueError(f"unknown feature block {block['kind']!r}")
-        return blocks
+        return blocks, cut
 
-    def _proba_one(self, model: dict, texts: list[str], targets: list[str]) -> np.ndarray:
-        proba = head_proba(model["head"], self.arrays, self._blocks(model, texts, targets) if model["features"] else [],
-                           len(texts))
+    def _proba_one(self, model: dict, texts: list[str], targets: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        blocks, cut = self._blocks(model, texts, targets) if model["features"] else ([], np.zeros(len(texts), bool))
+        proba = head_proba(model["head"], self.arrays, blocks, len(texts))
         full = np.zeros((len(texts), len(self.classes_)))
         full[:, model["head"]["classes"]] = proba
-        return full
+        return full, cut
 
     def predict_proba(self, texts: list[str], targets: list[str | None] | None = None) -> np.ndarray:
+        """Probabilities, columns in the order of ``classes_``, as the estimator's ``predict_proba``."""
+        return self.predict_proba_cut(texts, targets)[0]
+
+    def predict_proba_cut(self, texts: list[str],
+                          targets: list[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`predict_proba`, and which statements were longer than :meth:`input_limit` (cut)."""
         texts, targets = self._inputs(texts, targets if targets is not None else [None] * len(texts))
         models = self.spec["models"]
         if not texts:
-            return np.zeros((0, len(self.classes_)))
+            return np.zeros((0, len(self.classes_))), np.zeros(0, dtype=bool)
         if "*" in models:
             return self._proba_one(models["*"], texts, targets)
         routed = [t if t in models else self.spec["route_default"] for t in targets]
-        full = np.zeros((len(texts), len(self.classes_)))
+        full, cut = np.zeros((len(texts), len(self.classes_))), np.zeros(len(texts), dtype=bool)
         for target in sorted(set(routed)):
             rows = [k for k, t in enumerate(routed) if t == target]
-            full[rows] = self._proba_one(models[target], [texts[k] for k in rows], [targets[k] for k in rows])
-        return full
+            full[rows], cut[rows] = self._proba_one(models[target], [texts[k] for k in rows],
+                                                    [targets[k] for k in rows])
+        return full, cut
 
     def input_limit(self) -> int | None:
         limits = [e.max_seq_length for e in self.encoders.values()]
         return min(limits) if limits else None
 
-    def truncated(self, texts: list[str]) -> np.ndarray:
-        limit = self.input_limit()
-        if limit is None:
-            return np.zeros(len(texts), dtype=bool)
-        counts = next(iter(self.encoders.values())).token_counts(texts)
-        return np.array([c > limit for c in counts], dtype=bool)
+    def truncated(self, texts: list[str], targets: list[str | None] | None = None) -> np.ndarray:
+        """Which statements are longer than :meth:`input_limit` (and are cut when predicted)."""
+        return self.predict_proba_cut(texts, targets)[1]

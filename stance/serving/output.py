@@ -1,0 +1,81 @@
+"""What every prediction path writes: the columns of a prediction, CSV and JSONL files (atomically),
+and the terminal's tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stance.errors import StanceError
+from stance.labels import LABELS
+
+#: The columns of a prediction.
+COLUMNS = ["id", "text", "target", "label", "confidence", *(f"p_{label}" for label in LABELS)]
+
+#: Extra columns of an article's predictions: where each statement is, and who speaks in it.
+ARTICLE_COLUMNS = ["id", "start", "end", "holders", *COLUMNS[1:]]
+
+
+def records(table) -> list[dict]:
+    """Predictions as a list of dicts, from :func:`classify` (already one) or a DataFrame."""
+    if not hasattr(table, "to_dict"):
+        return list(table)
+    rows = table.to_dict(orient="records")
+    for row in rows:  # a missing target is None, as classify gives it, not NaN
+        if not isinstance(row.get("target"), str):
+            row["target"] = None
+    return rows
+
+
+def predictions_table(table, width: int = 60):
+    """Predictions as a rich Table: id, label, confidence, probabilities and the (shortened) text."""
+    from stance.tables import rich_table
+
+    header = ["id", "label", "confidence", *LABELS, "text"]
+    rows = [[str(row["id"]), row["label"], f"{row['confidence']:.3f}", *(f"{row[f'p_{label}']:.3f}" for label in LABELS),
+             row["text"] if len(row["text"]) <= width else row["text"][: width - 1] + "…"]
+            for row in records(table)]
+    return rich_table(header, rows, justify=["left", "left", *["right"] * (1 + len(LABELS)), "left"])
+
+
+def write_predictions(table, output: str | Path | None = None, fmt: str = "table",
+                      columns: list[str] | None = None) -> str | None:
+    """Write predictions to a CSV/JSONL file (atomically; format from the suffix), or return them
+    as CSV/JSONL text; ``fmt="table"`` returns None (the CLI prints a table)."""
+    from stance.io import atomic_write_text
+
+    if output is not None:
+        suffix = Path(output).suffix.lower()
+        fmt = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}.get(suffix)
+        if fmt is None:
+            raise StanceError("output must end in .csv or .jsonl", path=output)
+    if fmt == "table":
+        return None
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns or COLUMNS, lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(records(table))
+        text = buffer.getvalue()
+    elif fmt == "jsonl":
+        text = "".join(json.dumps({k: row.get(k) for k in columns or COLUMNS}, ensure_ascii=False) + "\n"
+                       for row in records(table))
+    else:
+        raise StanceError(f"unknown output format '{fmt}' (table, csv or jsonl)")
+    if output is not None:
+        atomic_write_text(output, text)
+        return None
+    return text
+
+
+def summary_table(summary: dict):
+    """An article summary as a rich table: one row per holder found, then the article's totals."""
+    from stance.tables import rich_table
+
+    rows = [[h["holder"], str(h["statements"]), *(str(h[label]) for label in LABELS)] for h in summary["holders"]]
+    rows.append(["(whole article)", str(summary["statements"]), *(str(summary["labels"][label]) for label in LABELS)])
+    return rich_table(["holder", "statements", *LABELS], rows, rule_before_last=True,
+                      justify=["left", *["right"] * (1 + len(LABELS))])
