@@ -85,7 +85,7 @@ def test_typos_fail_at_composition(root):
 
 def test_model_pretrained_reaches_the_estimator(root):
     from stance.experiment.config import compose
-    from stance.experiment.engine import make_estimator
+    from stance.experiment.estimators import make_estimator
 
     for model in ("finetune", "setfit", "embed_logreg"):
         cfg = compose([f"paths.root={root}", f"model={model}", "model.pretrained=/models/roberta-base"])

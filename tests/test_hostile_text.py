@@ -73,7 +73,7 @@ MODELS = sorted(path.stem for path in (ROOT / "conf" / "model").glob("*.yaml")) 
 def fitted():
     """Every model of conf/model, fitted once on a tiny corpus (debug settings: one step)."""
     from stance.experiment.config import compose
-    from stance.experiment.engine import make_estimator
+    from stance.experiment.estimators import make_estimator
 
     rows = [(text, label) for statements in TINY_CORPUS.values() for text, label in statements]
     X = pd.DataFrame({"text": [t for t, _ in rows], "target": "foreign troops in Ukraine"})

@@ -176,7 +176,7 @@ def annotations_audit(files: tuple[str, ...], model: str, folds: int, seed: int,
     """Rank likely label errors (cleanlab, out-of-fold probabilities) in gold files, both sources by default."""
     from stance.annotation.audit import label_issues, out_of_fold_probabilities
     from stance.annotation.passes import read_records
-    from stance.experiment.engine import make_estimator
+    from stance.experiment.estimators import make_estimator
     from stance.experiment.catalogue import experiment_config
     from stance.io import atomic_write_text
     from stance.experiment.jobs import quiet_libraries

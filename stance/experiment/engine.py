@@ -12,11 +12,12 @@ import logging
 import random
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from stance.experiment.estimators import EstimatorFactory, estimator_factory, instantiate_node
 from stance.labels import LABELS
 
 log = logging.getLogger("stance")
@@ -43,38 +44,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
-
-
-def make_estimator(cfg):
-    """A fresh, unfitted classifier from ``cfg.model.estimator`` (with debug settings in debug)."""
-    from omegaconf import OmegaConf
-
-    from stance.experiment.params import check_estimator
-
-    check_estimator(cfg)  # a parameter the class does not take, or of the wrong type: one line
-    params = OmegaConf.to_container(cfg.model.estimator, resolve=True)
-    overrides = cfg.model.get("debug")
-    if cfg.get("debug") and overrides:
-        params.update(OmegaConf.to_container(overrides, resolve=True))
-    return instantiate_node(params, "model.estimator")
-
-
-def instantiate_node(node, what: str):
-    """``hydra.utils.instantiate``, with a user error from inside kept as one clear line."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    from stance.errors import StanceError
-
-    try:
-        return instantiate(node)
-    except InstantiationException as exc:
-        cause = exc.__cause__
-        while cause is not None and not isinstance(cause, StanceError):
-            cause = cause.__cause__
-        if cause is not None:
-            raise cause from None
-        raise StanceError(f"{what}: {str(exc).strip().splitlines()[-1]}") from None
 
 
 def as_xy(dataset):
@@ -145,6 +114,7 @@ class _Setup:
     prior_shift: str | None = None  # "em": each test fold's probabilities re-weighted to its own label mix
     external: Any = None  # a :class:`stance.evaluation.yardstick.Yardstick`: the final model is scored there too
     cross_validate: bool = True  # False: scored on the external yardstick only (eval.external_only)
+    estimators: EstimatorFactory | None = None  # the checked model parameters, shared by every fold
 
 
 @dataclass
@@ -197,7 +167,7 @@ def _prepare(cfg) -> _Setup:
                   cfg.eval.get("prior_shift"), external, cross_validate)
 
 
-def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -> dict[str, str]:
+def _run_tags(cfg, estimators: EstimatorFactory, setup: _Setup, parent_run_id: str | None, overrides) -> dict[str, str]:
     """Tags that say what ran: model, family, version, commit, evaluation, data fingerprint, sweep."""
     from stance import __version__
     from stance.tracking.tags import (
@@ -207,7 +177,7 @@ def _run_tags(cfg, probe, setup: _Setup, parent_run_id: str | None, overrides) -
 
     data = setup.everything
     tags = {
-        TAG_MODEL: cfg.model.name, TAG_FAMILY: probe.family, TAG_VERSION: __version__,
+        TAG_MODEL: cfg.model.name, TAG_FAMILY: estimators.family, TAG_VERSION: __version__,
         "git_commit": git_commit(cfg.paths.root), TAG_EVAL: setup.splitter_name,
         "dataset_fingerprint": fingerprint(zip(data["id"], data["text"], data["target"], data["label"])),
     }
@@ -234,7 +204,7 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
         train_data, n_train = _training_data(fold.train, setup.fraction, setup.extra, cfg.seed + k)
         if len(set(train_data["label"])) < 2:
             raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
-        estimator = make_estimator(cfg)
+        estimator = setup.estimators()
         rows, timing = _fold_predictions(fold, train_data, estimator, k, setup.prior_shift)
         metrics = fold_metrics(rows["gold"], rows["predicted"])
         metrics["ece"] = expected_calibration_error(rows["confidence"], np.equal(rows["gold"], rows["predicted"]))
@@ -310,7 +280,7 @@ def _refit(cfg, setup: _Setup, cv: _CrossValidation, tracker):
         final = cv.estimators[0]
     else:
         training = _training_data(setup.everything, setup.fraction, setup.extra, cfg.seed)[0]
-        final = make_estimator(cfg).fit(*as_xy(training))
+        final = setup.estimators().fit(*as_xy(training))
     example = as_xy(setup.everything.select(range(min(2, len(setup.everything)))))[0]
     return final, tracker.log_model(final, example)
 
@@ -329,11 +299,11 @@ def train(cfg, parent_run_id: str | None = None, overrides: list[str] | tuple[st
     resolved = _resolved_config(cfg)  # a missing value fails here
     seed_everything(cfg.seed)
     name = cfg.model.name
-    probe = make_estimator(cfg)  # a bad model parameter fails here
+    estimators = estimator_factory(cfg, resolved)  # a bad model parameter fails here, once for the run
     tracker = Tracker.from_config(cfg)
     tracker.connect()  # an unreachable store fails here
-    setup = _prepare(cfg)
-    tags = _run_tags(cfg, probe, setup, parent_run_id, overrides)
+    setup = replace(_prepare(cfg), estimators=estimators)
+    tags = _run_tags(cfg, estimators, setup, parent_run_id, overrides)
     log.info("%s: %d statements, %d folds (%s), tracking to %s", name, len(setup.everything), len(setup.folds),
              setup.splitter_name, tracker.uri)
 

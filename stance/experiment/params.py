@@ -136,6 +136,11 @@ def check_estimator(cfg) -> None:
         debug = OmegaConf.to_container(cfg.model.debug, resolve=True) if cfg.model.get("debug") else {}
     except OmegaConfBaseException as exc:
         raise ParameterError(f"model.estimator: {str(exc).splitlines()[0]}") from None
+    check_model(params, debug)
+
+
+def check_model(params: Any, debug: Mapping[str, Any] | None = None) -> None:
+    """Check a model's resolved parameters (``{_target_: class, ...}``) and its debug overrides."""
     if not isinstance(params, Mapping):
         raise ParameterError("model.estimator: expected a mapping with a _target_")
     check_params(params)
