@@ -27,3 +27,43 @@ def test_atomic_write_replaces_whole_files_only(tmp_path):
     assert atomic_write_text(path, "one\n") is False
     assert atomic_write_text(path, "two\n") is True and path.read_text() == "two\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_write_of_a_figure_like_writer_leaves_nothing_behind_on_failure(tmp_path):
+    from stance.io import atomic_write
+
+    path = tmp_path / "figure.png"
+    atomic_write(path, lambda tmp: tmp.write_bytes(b"png"))
+    assert path.read_bytes() == b"png"
+
+    def broken(tmp):
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(path, broken)
+    assert path.read_bytes() == b"png" and [p.name for p in tmp_path.iterdir()] == ["figure.png"]
+
+
+def test_replace_folder_swaps_whole_folders(tmp_path):
+    from stance.io import replace_folder
+
+    folder = tmp_path / "artefact"
+    for content in ("old", "new"):
+        scratch = tmp_path / f".scratch-{content}"
+        scratch.mkdir()
+        (scratch / "file.txt").write_text(content)
+        replace_folder(scratch, folder)
+        assert (folder / "file.txt").read_text() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["artefact"]
+
+
+def test_read_jsonl_stops_at_the_first_bad_line(tmp_path):
+    from stance.io import read_jsonl
+
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"id": "a"}\n\n{"id": "b"}\n')
+    assert read_jsonl(path) == [(1, {"id": "a"}), (3, {"id": "b"})]
+    path.write_text('{"id": "a"}\n{"id": \n{"id": "c"}\n')
+    with pytest.raises(StanceError, match=r"s\.jsonl:2: "):
+        read_jsonl(path)

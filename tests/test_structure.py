@@ -1,5 +1,6 @@
-"""The package's structure: no import cycles, MLflow only in ``stance.tracking``, one home for
-the headline objective and the registered model's name."""
+"""The package's structure: no import cycles and no loops between its folders, MLflow only in
+``stance.tracking`` (which never calls back up), a light prediction path, one home for the registered
+model's name, at most 16 modules directly in ``stance/``, and a test tree that mirrors the package."""
 
 import ast
 from pathlib import Path
@@ -88,3 +89,56 @@ def test_the_registered_name_and_alias_are_written_once():
     code = {name: path.read_text(encoding="utf-8") for name, path in _modules().items()}
     for literal in ('"stance-foreign-troops"', '"champion"'):
         assert [name for name, text in code.items() if literal in text] == ["stance.tracking.store"], literal
+
+
+def _folder(module: str) -> str:
+    """The package folder a module lives in (``stance`` for the modules directly in it)."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 or (PACKAGE / parts[-1]).is_dir() else "stance"
+
+
+def test_at_most_16_modules_directly_in_the_package():
+    direct = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(direct) <= 16, direct
+
+
+def test_no_two_modules_share_a_name():
+    names = [p.stem for p in PACKAGE.rglob("*.py") if p.stem != "__init__"]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def test_no_loops_between_package_folders():
+    folders: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        folders.setdefault(_folder(module), set()).update(_folder(t) for t in targets)
+    graph = {folder: targets - {folder, "stance"} for folder, targets in folders.items() if folder != "stance"}
+    assert find_cycle(graph) is None
+
+
+def test_the_tracking_adapter_reaches_no_higher_floor():
+    # tracking is what experiments and serving use to reach MLflow: it never calls back into them
+    higher = ("stance.experiment", "stance.serving", "stance.cli")
+    uses = {m: sorted(t for t in targets if t.startswith(higher))
+            for m, targets in import_graph().items() if m.startswith("stance.tracking")}
+    assert {m: t for m, t in uses.items() if t} == {}
+
+
+def test_the_light_prediction_path_loads_no_heavy_library():
+    # the ONNX path (stance predict's default) must stay quick to start: no MLflow, torch or sklearn
+    import subprocess
+    import sys
+
+    code = ("import sys; import stance.serving.predict, stance.serving.onnx.cache, stance.serving.rows, "
+            "stance.serving.output; print(sorted(m for m in ('mlflow', 'torch', 'sklearn', 'transformers') "
+            "if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_the_test_tree_mirrors_the_package():
+    tests = Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and p.name not in {"e2e", "fixtures", "__pycache__"}}
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert folders <= packages, sorted(folders - packages)
+    for path in tests.rglob("test_*.py"):
+        assert path.parent == tests or path.parent.name in packages | {"e2e"}, path

@@ -13,7 +13,7 @@ import click
 
 from stance.tracking.store import CHAMPION_ALIAS, REGISTERED_MODEL
 from stance.cli.annotate import corpus_add, labelstudio, suggest, suggest_simulate
-from stance.cli.predict import predict_command, serve_command
+from stance.cli.classify import predict_command, serve_command
 from stance.cli.options import (
     STATEMENTS, GOLD, PASS_A, PASS_B, DECISIONS, DATASHEET, WRITTEN, tracking_uri_option, articles_option, console, user_errors,
 )

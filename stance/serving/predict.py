@@ -119,13 +119,31 @@ def classify(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | Non
              target: str | None = None, progress: bool | None = None,
              prior_shift: str | dict[str, float] | None = None, lean: bool = True,
              precision: str = "fp32") -> list[dict]:
-    """:func:`predict` without pandas: one dict per statement (what the CLI writes)."""
+    """:func:`predict` without pandas: one dict per statement (what the CLI writes).
+
+    Parameters are those of :func:`predict`; returns a list of dicts with the same keys as its columns.
+    """
     return score(load(model_uri, tracking_uri, lean, precision), rows_from(statements, target), progress, prior_shift)
 
 
 def score(model, rows: list[dict], progress: bool | None = None,
           prior_shift: str | dict[str, float] | None = None) -> list[dict]:
-    """Prediction dicts for input rows (id, text, target) with a loaded model (:func:`load`)."""
+    """Score input rows with a model already loaded, the step every prediction path shares.
+
+    Parameters
+    ----------
+    model : LeanPredictor or MlflowPredictor
+        What :func:`load` returns.
+    rows : list of dict
+        Input rows with ``id``, ``text`` and ``target`` (:func:`stance.serving.rows.rows_from`).
+    progress, prior_shift
+        As in :func:`predict`.
+
+    Returns
+    -------
+    list of dict
+        One prediction per row; statements cut to the model's input limit are logged once, by id.
+    """
     import numpy as np
 
     texts = [row["text"] for row in rows]
@@ -186,13 +204,40 @@ def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_
 def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
             progress: bool | None = None, prior_shift: str | dict[str, float] | None = None, lean: bool = True,
             precision: str = "fp32"):
-    """Classify statements (a list of strings, or a DataFrame with ``text`` and optional
-    ``target`` and ``id``); returns a DataFrame with label, confidence and probabilities.
+    """Classify statements with a logged model.
 
-    ``prior_shift`` corrects for a label mix other than the training mix (:mod:`stance.evaluation.prior_shift`):
-    ``"em"`` estimates the mix of these statements, ``{"oppose": 0.5, ...}`` gives it.
-    ``lean=False`` loads the model through MLflow instead of its lean artefact; ``precision="int8"``
-    uses the int8 sentence encoder.
+    Parameters
+    ----------
+    statements : str, list of str, list of dict or pandas.DataFrame
+        The statements: strings, or records / a DataFrame with a ``text`` column and optional
+        ``target`` and ``id`` columns. Blank strings are skipped and counted.
+    model_uri : str, default="models:/stance-foreign-troops@champion"
+        Any MLflow model URI (``models:/name@alias``, ``models:/name/version``, ``runs:/id/model``).
+    tracking_uri : str or None, default=None
+        The MLflow store; None means ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``.
+    target : str or None, default=None
+        The target for statements that name none; None means the model's training target.
+    progress : bool or None, default=None
+        Show a progress bar on stderr; None shows one from 1,024 statements.
+    prior_shift : {"em"} or dict of str to float or None, default=None
+        Correct for a label mix other than the training mix (:mod:`stance.evaluation.prior_shift`):
+        ``"em"`` estimates the mix of these statements, ``{"oppose": 0.5, ...}`` gives it.
+    lean : bool, default=True
+        Predict from the exported ONNX artefact (no MLflow or torch); False loads the model
+        through MLflow's pyfunc flavour.
+    precision : {"fp32", "int8"}, default="fp32"
+        The sentence encoder's precision on the ONNX path (a model with no int8 copy runs fp32).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per statement, columns :data:`stance.serving.output.COLUMNS`: ``id, text, target,
+        label, confidence`` and one ``p_<label>`` probability per label.
+
+    Raises
+    ------
+    stance.errors.StanceError
+        No statements, an unknown model or store, or a bad ``prior_shift``: one line saying which.
     """
     import pandas as pd
 

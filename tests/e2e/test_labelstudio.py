@@ -22,8 +22,8 @@ import pytest
 
 from tests_helpers import free_port, wait_until_up
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTICLE = ROOT / "tests/data/new_article.txt"
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLE = ROOT / "tests/fixtures/new_article.txt"
 TOKEN = "5f1e0c9a7b3d2e4f6a8b0c1d2e3f4a5b6c7d8e9f"  # 40 characters, as Label Studio wants
 INSTALL = "python3 -m venv .venv-labelstudio && .venv-labelstudio/bin/pip install -r labelstudio.txt"
 

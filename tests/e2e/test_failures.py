@@ -19,8 +19,8 @@ from stance.experiment.interrupts import Interrupted, interrupts_raise
 from tests_helpers import clean_env, free_port
 
 STANCE = shutil.which("stance", path=str(Path(sys.executable).parent))
-ROOT = Path(__file__).resolve().parents[1]
-TESTS = str(Path(__file__).resolve().parent)
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = str(Path(__file__).resolve().parents[1])
 FAULTY = ["model=majority", "model.estimator._target_=faults.FaultyMajority"]
 
 

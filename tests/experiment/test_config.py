@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from stance.labels import LABELS
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 DATA_CONFIGS = sorted(p.stem for p in (CONF / "data").glob("*.yaml"))
 
 

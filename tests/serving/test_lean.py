@@ -18,7 +18,7 @@ from stance.serving.onnx.spec import Spec, collect_spec
 from stance.serving.predict import load, predict
 from stance.tracking.registry import register
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROBA = [f"p_{label}" for label in LABELS]
 #: The families that export, through the configs users pick (the fine-tuned one in a one-step debug
 #: run on the small encoder, which exports through the same code as a full run on mpnet).

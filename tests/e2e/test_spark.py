@@ -26,7 +26,7 @@ from stance.serving.spark import score_spark, session  # noqa: E402
 from tests_helpers import clean_env  # noqa: E402
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROBA = [f"p_{label}" for label in LABELS]
 STANCE = str(Path(sys.executable).parent / "stance")
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from stance.experiment.engine import train
 
-EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml"))
 
 
 def sweep_jobs(path: Path) -> list[list[str]]:

@@ -18,8 +18,8 @@ from stance.annotation.passes import validate_file
 from stance.errors import StanceError
 from stance.labels import LABELS
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTICLE = ROOT / "tests/data/new_article.txt"
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLE = ROOT / "tests/fixtures/new_article.txt"
 STANCE = [sys.executable, "-m", "stance.cli.commands"]
 
 
