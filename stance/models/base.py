@@ -13,14 +13,16 @@ returns ``self``, fitted attributes end in ``_``, ``classes_`` holds the label n
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stance.labels import target_or
 from sklearn.base import BaseEstimator, ClassifierMixin
+
+from stance.labels import target_or
 
 ESTIMATOR_FILE = "estimator.joblib"
 
@@ -40,6 +42,41 @@ def as_frame(X: Any):
         frame = pd.DataFrame({"text": list(X), "target": None})
     frame["text"] = frame["text"].astype(str)
     return frame.reset_index(drop=True)
+
+
+CLASSES_DOC = """classes_ : ndarray of str, shape (n_classes,)
+    The label names seen in training, sorted.
+class_prior_ : ndarray of float, shape (n_classes,)
+    The share of each label of ``classes_`` among the training statements."""
+
+#: Docstring parts several models share, named in their docstrings as ``%(name)s`` on a line of
+#: their own and filled in when the class is made (:func:`fill_docs`), so each is written once.
+SHARED_DOCS = {
+    "classes": CLASSES_DOC,
+    "fitted": CLASSES_DOC + """
+default_target_ : str
+    The target seen most often in training ("" if none); it replaces a missing target.""",
+    "pretrained": """pretrained : str or None, default=None
+    The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
+    "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
+    the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
+    else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.""",
+    "encoder_device": """device : str, default="auto"
+    Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
+    "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.""",
+}
+
+
+def fill_docs(doc: str | None) -> str | None:
+    """A docstring with each ``%(name)s`` line of :data:`SHARED_DOCS` replaced, at its indentation."""
+    if not doc:
+        return doc
+
+    def fill(match: re.Match) -> str:
+        indent, name = match.group(1), match.group(2)
+        return "\n".join(indent + line for line in SHARED_DOCS[name].splitlines())
+
+    return re.sub(r"^([ \t]*)%\((\w+)\)s$", fill, doc, flags=re.M)
 
 
 class StanceClassifier(ClassifierMixin, BaseEstimator):
@@ -85,6 +122,10 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
     #: Model family, recorded as a tag with every run (e.g. "baseline", "sparse", "transformer").
     family: str = "other"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = fill_docs(cls.__doc__)  # the shared parameter and attribute texts
 
     # ------------------------------------------------------------------ inputs
     def _remember_targets(self, X) -> tuple[list[str], list[str]]:

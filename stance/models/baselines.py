@@ -15,10 +15,7 @@ class MajorityClass(StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
+    %(classes)s
     prior_ : ndarray of float, shape (n_classes,)
         The same training label mix as ``class_prior_``; the label with the largest share is
         the one predicted (:class:`StratifiedRandom` draws from it).
@@ -61,10 +58,7 @@ class StratifiedRandom(MajorityClass):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
+    %(classes)s
     prior_ : ndarray of float, shape (n_classes,)
         The same training label mix as ``class_prior_``: the probabilities the labels are
         drawn with.

@@ -18,11 +18,7 @@ class EmbeddingLogReg(FrozenEncoderInputs, StanceClassifier):
 
     Parameters
     ----------
-    pretrained : str or None, default=None
-        The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
-        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
-        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
-        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    %(pretrained)s
     C : float, default=1.0
         Inverse regularisation strength of the logistic regression: smaller is stronger.
     class_weight : {"balanced"} or None, default="balanced"
@@ -33,9 +29,7 @@ class EmbeddingLogReg(FrozenEncoderInputs, StanceClassifier):
     use_target : bool, default=True
         Put the target's embedding beside the statement's (the target is embedded as it is,
         without hashtag splitting).
-    device : str, default="auto"
-        Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
-        "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    %(encoder_device)s
     split_hashtags : bool, default=False
         Give the encoder each hashtag of a statement as words (:func:`stance.text.prepare`).
     seed : int, default=0
@@ -43,12 +37,7 @@ class EmbeddingLogReg(FrozenEncoderInputs, StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
-    default_target_ : str
-        The target seen most often in training ("" if none); it replaces a missing target.
+    %(fitted)s
     model_ : sklearn.linear_model.LogisticRegression
         The fitted logistic regression (``max_iter=2000``) on the embeddings, trained on class
         indices (positions in ``classes_``).

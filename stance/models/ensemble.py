@@ -37,10 +37,7 @@ class StackingEnsemble(StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
+    %(classes)s
     default_target_ : str
         The target seen most often in training ("" if none). The members keep their own and
         receive the statements with missing targets as they are.
@@ -108,10 +105,7 @@ class Calibrated(StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
+    %(classes)s
     default_target_ : str
         The target seen most often in training ("" if none). The member clones keep their own
         and receive the statements with missing targets as they are.

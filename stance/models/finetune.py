@@ -53,11 +53,7 @@ class FineTuneClassifier(StanceClassifier):
 
     Parameters
     ----------
-    pretrained : str or None, default=None
-        The pretrained encoder (see :func:`stance.models.encoders.resolve`): None, "" or
-        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
-        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
-        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    %(pretrained)s
     max_length : int, default=128
         Tokens per input (statement and target together with ``use_target``); longer inputs
         are cut, in training and prediction. Also the model's :meth:`input_limit`.
@@ -94,12 +90,7 @@ class FineTuneClassifier(StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
-    default_target_ : str
-        The target seen most often in training ("" if none); it replaces a missing target.
+    %(fitted)s
     tokenizer_ : transformers.PreTrainedTokenizerBase
         The backbone's tokenizer.
     model_ : transformers.PreTrainedModel

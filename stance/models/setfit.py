@@ -23,11 +23,7 @@ class SetFitClassifier(StanceClassifier):
 
     Parameters
     ----------
-    pretrained : str or None, default=None
-        The pretrained encoder (see :func:`stance.models.encoders.resolve`): None, "" or
-        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
-        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
-        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    %(pretrained)s
     num_iterations : int, default=5
         Contrastive pairs per training statement: SetFit generates this many positive and as many
         negative pairs for each.
@@ -60,12 +56,7 @@ class SetFitClassifier(StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
-    default_target_ : str
-        The target seen most often in training ("" if none); it replaces a missing target.
+    %(fitted)s
     model_ : setfit.SetFitModel
         The trained model: ``model_body`` the fine-tuned sentence encoder, ``model_head`` the
         logistic regression (trained on class indices), ``labels`` equal to ``classes_``. It is

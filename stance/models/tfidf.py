@@ -51,10 +51,7 @@ class TfidfClassifier(StanceClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
+    %(classes)s
     default_target_ : str
         The target seen most often in training ("" if none): it replaces a missing target, and
         with ``per_target`` its model serves targets not seen in training.

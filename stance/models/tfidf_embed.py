@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from stance.models.base import fill_docs
 from stance.models.tfidf import TfidfClassifier
 from stance.models.encoders import FrozenEncoderInputs
 
@@ -21,21 +22,16 @@ class SentenceEmbedder(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    pretrained : str or None, default=None
-        The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
-        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
-        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
-        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    %(pretrained)s
     weight : float, default=1.0
         Factor every embedding is multiplied by (its weight against other feature blocks).
     batch_size : int, default=64
         Texts per batch when the encoder embeds them.
-    device : str, default="auto"
-        Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
-        "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    %(encoder_device)s
     split_hashtags : bool, default=False
         Give the encoder each hashtag as words (:func:`stance.text.prepare`).
     """
+    __doc__ = fill_docs(__doc__)  # not a StanceClassifier: its shared texts are filled here
 
     def __init__(self, pretrained: str | None = None, weight: float = 1.0, batch_size: int = 64, device: str = "auto",
                  split_hashtags: bool = False):
@@ -90,33 +86,23 @@ class TfidfEmbeddingClassifier(FrozenEncoderInputs, TfidfClassifier):
         the target is not embedded.
     per_target : bool, default=False
         Train one feature pipeline and classifier per training target.
-    pretrained : str or None, default=None
-        The sentence encoder (see :func:`stance.models.encoders.resolve`): None, "" or
-        "packaged:all-MiniLM-L6-v2" is the packaged all-MiniLM-L6-v2, "packaged:all-mpnet-base-v2"
-        the optional packaged all-mpnet-base-v2; an existing folder is loaded as it is; anything
-        else is a Hugging Face hub id, fetched only when ``HF_HUB_OFFLINE=0`` is set.
+    %(pretrained)s
     embedding_weight : float, default=1.0
         Factor the statement's embedding is multiplied by, against the TF-IDF blocks (the
         packaged all-MiniLM-L6-v2 gives unit-length vectors).
     batch_size : int, default=64
         Texts per batch when the encoder embeds them.
-    device : str, default="auto"
-        Where the encoder runs: "auto" (a CUDA GPU when there is one, else the CPU), "cpu",
-        "cuda" or "cuda:N"; "cuda" without a GPU raises ``StanceError``.
+    %(encoder_device)s
     split_hashtags : bool, default=False
         Give the encoder each hashtag as words (:func:`stance.text.prepare`).
     seed : int, default=0
-        ``random_state`` of the classifier.
+        As in :class:`TfidfClassifier`.
 
     Attributes
     ----------
-    classes_ : ndarray of str, shape (n_classes,)
-        The label names seen in training, sorted.
-    class_prior_ : ndarray of float, shape (n_classes,)
-        The share of each label of ``classes_`` among the training statements.
+    %(classes)s
     default_target_ : str
-        The target seen most often in training ("" if none): it replaces a missing target, and
-        with ``per_target`` its model serves targets not seen in training.
+        As in :class:`TfidfClassifier`.
     models_ : dict
         The fitted ``(features, classifier)`` pairs, as in :class:`TfidfClassifier` (key None,
         or one per training target); each ``ColumnTransformer`` also has the block "embedding",
