@@ -79,7 +79,7 @@ def read_index(seeds_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def add_article(path: str | Path, seeds_dir: str | Path = "seeds", pending_dir: str | Path = "annotations/pending",
+def add_article(path: str | Path, seeds_dir: str | Path, pending_dir: str | Path,
                 url: str | None = None, date: str | None = None, target: str = FOREIGN_TROOPS_TARGET) -> Added:
     """Store an article, split it into statements and write them as a pending batch.
 

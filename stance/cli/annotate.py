@@ -9,7 +9,8 @@ import click
 
 from stance.tracking.store import CHAMPION_URI
 from stance.cli.options import (
-    NEXT_BATCH, tracking_uri_option, articles_option, pending_option, console, user_errors,
+    GOLD, NEXT_BATCH, PASSES, WRITTEN_GOLD,
+    articles_option, console, pending_option, tracking_uri_option, user_errors,
 )
 from stance.errors import StanceError
 
@@ -111,7 +112,7 @@ def labelstudio_import(export, annotator, user, out) -> None:
     from stance.annotation.passes import write_records
 
     records, unanswered = import_export(export, annotator, user)
-    out = out or f"annotations/passes/{annotator}.jsonl"
+    out = out or f"{PASSES}/{annotator}.jsonl"
     write_records(records, out)
     click.echo(f"{len(records)} annotations by {annotator} -> {out}"
                + (f" ({unanswered} tasks had none)" if unanswered else ""))
@@ -126,7 +127,7 @@ def labelstudio_import(export, annotator, user, out) -> None:
 @click.option("--diverse", is_flag=True, help="Spread the batch: cluster the most uncertain (5 n) and take the most "
               "uncertain of each cluster.")
 @pending_option
-@click.option("--exclude", "exclude", multiple=True, default=("annotations/gold.jsonl",), show_default=True,
+@click.option("--exclude", "exclude", multiple=True, default=(GOLD,), show_default=True,
               help="Labelled files: their statements are never suggested.")
 @click.option("-m", "--model", "model_uri", default=CHAMPION_URI, show_default=True)
 @tracking_uri_option
@@ -169,8 +170,8 @@ def suggest(statements, count, strategy, diverse, pending_dir, exclude, model_ur
 
 
 @click.command("suggest-simulate")
-@click.option("--gold", default="annotations/gold.jsonl", show_default=True, help="Labelled article statements.")
-@click.option("--written", default="annotations/written/gold.jsonl", show_default=True,
+@click.option("--gold", default=GOLD, show_default=True, help="Labelled article statements.")
+@click.option("--written", default=WRITTEN_GOLD, show_default=True,
               help="Written statements (pool only); '' for none.")
 @click.option("--repeats", default=10, show_default=True, help="Random starts to average over.")
 @click.option("--start", default=20, show_default=True, help="Labels before the first suggestion.")

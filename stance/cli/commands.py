@@ -15,7 +15,8 @@ from stance.tracking.store import CHAMPION_ALIAS, REGISTERED_MODEL
 from stance.cli.annotate import corpus_add, labelstudio, suggest, suggest_simulate
 from stance.cli.classify import predict_command, serve_command
 from stance.cli.options import (
-    STATEMENTS, GOLD, PASS_A, PASS_B, DECISIONS, DATASHEET, WRITTEN, tracking_uri_option, articles_option, console, user_errors,
+    AUDIT, DATASHEET, DECISIONS, GOLD, GUIDELINES, PASSES, PASS_A, PASS_B, STATEMENTS, WRITTEN, WRITTEN_GOLD,
+    articles_option, console, tracking_uri_option, user_errors,
 )
 from stance.errors import StanceError
 
@@ -98,8 +99,8 @@ def annotations_validate(files: tuple[str, ...], articles_dir: str) -> None:
     """
     from stance.annotation.passes import validate_file
 
-    paths = list(files) or [GOLD, *sorted(str(p) for p in Path("annotations/passes").glob("*.jsonl")),
-                            f"{WRITTEN}/gold.jsonl", *sorted(str(p) for p in Path(WRITTEN, "passes").glob("*.jsonl"))]
+    paths = list(files) or [GOLD, *sorted(str(p) for p in Path(PASSES).glob("*.jsonl")),
+                            WRITTEN_GOLD, *sorted(str(p) for p in Path(WRITTEN, "passes").glob("*.jsonl"))]
     problems = [p for path in paths for p in validate_file(path, articles_dir)]
     for problem in problems:
         click.echo(str(problem))
@@ -169,7 +170,7 @@ def annotations_adjudicate(first: str, second: str, decisions: str, corrections:
 @click.option("--model", default="embed_logreg", show_default=True, help="A model config in conf/model/.")
 @click.option("--folds", default=5, show_default=True, help="Stratified folds for the out-of-fold probabilities.")
 @click.option("--seed", default=13, show_default=True)
-@click.option("--out", default="annotations/audit.csv", show_default=True, help="CSV of every flagged statement.")
+@click.option("--out", default=AUDIT, show_default=True, help="CSV of every flagged statement.")
 @click.option("--top", default=30, show_default=True, help="How many to print.")
 @user_errors
 def annotations_audit(files: tuple[str, ...], model: str, folds: int, seed: int, out: str, top: int) -> None:
@@ -183,7 +184,7 @@ def annotations_audit(files: tuple[str, ...], model: str, folds: int, seed: int,
     from stance.tables import rich_table
 
     quiet_libraries()
-    paths = list(files) or [GOLD, f"{WRITTEN}/gold.jsonl"]
+    paths = list(files) or [GOLD, WRITTEN_GOLD]
     records = [r for path in paths for r in read_records(path)]
     cfg = experiment_config(None, [f"model={model}", f"seed={seed}"])
     probabilities = out_of_fold_probabilities([r["text"] for r in records], [r["target"] for r in records],
@@ -211,8 +212,8 @@ def annotations_datasheet(out: str, check: bool) -> None:
 
     current = read_text(out, "datasheet")
     updated = render_datasheet(current, gold=GOLD, first=PASS_A, second=PASS_B,
-                               guidelines="annotations/GUIDELINES.md",
-                               written=(f"{WRITTEN}/gold.jsonl", f"{WRITTEN}/passes/writers.jsonl",
+                               guidelines=GUIDELINES,
+                               written=(WRITTEN_GOLD, f"{WRITTEN}/passes/writers.jsonl",
                                         f"{WRITTEN}/passes/blind.jsonl"))
     if check:
         if updated != current:

@@ -40,8 +40,26 @@ def predictions_table(table, width: int = 60):
 
 def write_predictions(table, output: str | Path | None = None, fmt: str = "table",
                       columns: list[str] | None = None) -> str | None:
-    """Write predictions to a CSV/JSONL file (atomically; format from the suffix), or return them
-    as CSV/JSONL text; ``fmt="table"`` returns None (the CLI prints a table)."""
+    """Write predictions to a file, or render them as CSV or JSONL text.
+
+    Parameters
+    ----------
+    table : list of dict or pandas.DataFrame
+        Predictions, as :func:`stance.serving.predict.classify` or :func:`~stance.serving.predict.predict`
+        return them.
+    output : str or Path or None, default=None
+        A ``.csv`` or ``.jsonl`` file, written atomically (a temporary file, then a rename); the
+        suffix decides the format. None: return the text instead.
+    fmt : {"table", "csv", "jsonl"}, default="table"
+        The format when ``output`` is None; "table" returns None (the CLI prints a table).
+    columns : list of str or None, default=None
+        The columns to write, in order (default :data:`COLUMNS`).
+
+    Returns
+    -------
+    str or None
+        The CSV or JSONL text when ``output`` is None and ``fmt`` is not "table", else None.
+    """
     from stance.io import atomic_write_text
 
     if output is not None:

@@ -65,10 +65,36 @@ def _kind(name: str, fmt: str | None) -> str:
 def read_statements(statements: Iterable[str] = (), *, path: str | Path | None = None, data: bytes | None = None,
                     name: str = "<stdin>", fmt: str | None = None, target: str | None = None,
                     text_column: str = "text", target_column: str = "target", id_column: str = "id") -> Statements:
-    """Statements from arguments, a file (``path``) or raw bytes (``data``, e.g. standard input).
+    """Statements from arguments, a file or raw bytes, as input rows.
 
-    ``fmt`` forces the format (text, csv, tsv, jsonl); otherwise the file suffix decides and
-    bytes are read as plain text. ``target`` fills in a missing target.
+    Parameters
+    ----------
+    statements : iterable of str, default=()
+        Statements given directly (one each); used when neither ``path`` nor ``data`` is.
+    path : str or Path or None, default=None
+        A file: plain text (one statement a line), CSV, TSV or JSONL with a text column.
+    data : bytes or None, default=None
+        Raw input (e.g. standard input), read as ``fmt`` or as plain text; ``name`` names it in errors.
+    name : str, default="<stdin>"
+        What errors call ``data``.
+    fmt : {"text", "csv", "tsv", "jsonl"} or None, default=None
+        The format; None: the file's suffix decides.
+    target : str or None, default=None
+        The target of statements whose own is missing or blank (None: the model's training target).
+    text_column, target_column, id_column : str
+        The columns (or JSONL keys) holding each statement's text, target and id; a missing id is
+        the statement's line (or position) number.
+
+    Returns
+    -------
+    Statements
+        ``rows`` (dicts with id, text, target) and ``blank``, the number of blank statements skipped.
+
+    Raises
+    ------
+    stance.errors.StanceError
+        A missing file, bytes that are not UTF-8, a missing text column, a malformed line, or no
+        statement at all: one line naming the file and line.
     """
     if path is not None:
         path = Path(path)
