@@ -151,28 +151,48 @@ def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8
 @click.option("-p", "--port", default=8080, show_default=True, type=int)
 @click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder.")
 @click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow, not its lean artefact.")
+@click.option("--reload-every", type=click.FloatRange(min=0), default=60, show_default=True,
+              help="Serving models:/NAME@ALIAS: check the alias every this many seconds and load the new version "
+              "when it moves (0: never; pin a version with models:/NAME/VERSION).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Requests scored at once (each in its own thread); more wait in a bounded queue.")
+@click.option("--timeout", "read_timeout", type=click.FloatRange(min=0.1), default=10, show_default=True,
+              help="Seconds a client has to send a request's head, and its body, before it is cut off.")
 @user_errors
-def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow) -> None:
+def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow, reload_every, workers,
+                  read_timeout) -> None:
     """Serve a model over HTTP: GET /health, POST /predict with {"statements": [{"text": ...}, ...]}."""
     import logging
 
     from stance.serving.predict import load
     from stance.experiment.jobs import quiet_libraries
-    from stance.serving.server import make_server
+    from stance.serving.server import Limits, Server, Service, following, make_app, resolve_version
+    from stance.tracking.store import default_tracking_uri
 
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    uri = model_uri or CHAMPION_URI
-    model = load(uri, tracking_uri, lean=not through_mlflow, precision="int8" if int8 else "fp32")
+    uri, tracking_uri = model_uri or CHAMPION_URI, tracking_uri or default_tracking_uri()
+    lean, precision = not through_mlflow, "int8" if int8 else "fp32"
     try:
-        server = make_server(model, uri, host, port)
+        version, run_id = resolve_version(uri, tracking_uri)
+    except StanceError:  # an unknown URI: loading it says so, listing what is registered
+        version = run_id = None
+    name = following(uri)  # load the version just read, so /health names the model served
+    model = load(f"models:/{name}/{version}" if name and version else uri, tracking_uri, lean=lean, precision=precision)
+    limits = Limits(workers=workers, read_timeout=read_timeout)
+    service = Service(model, uri, tracking_uri, lean, precision, version, run_id)
+    app = make_app(model, uri, tracking_uri, reload_every=reload_every, lean=lean, precision=precision,
+                   limits=limits, service=service)
+    try:
+        server = Server(app, host, port, limits)
     except OSError as exc:
         raise StanceError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
-    click.echo(f"serving {uri} ({model.how}) on http://{host}:{server.server_port}  "
+    shown = f"version {version}, " if version else ""
+    click.echo(f"serving {uri} ({shown}{model.how}) on http://{host}:{server.port}  "
                "(GET /health, POST /predict; Ctrl-C stops)", err=True)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.socket.close()

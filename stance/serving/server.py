@@ -2,154 +2,339 @@
 
 The model is loaded once (its lean artefact when it has one, see :mod:`stance.serving.onnx`), then:
 
-* ``GET /health``: ``{"status": "ok", "model": ..., "runtime": ..., "labels": [...]}``;
+* ``GET /health``: ``{"status": "ok", "model": ..., "version": ..., "run_id": ..., "runtime": ...,
+  "labels": [...]}`` (``version``: the registered version the URI resolves to, None for ``runs:/``);
 * ``POST /predict``: a JSON body ``{"statements": [{"text": ..., "target": ..., "id": ...}, ...]}``
   (or a list of strings, or ``{"text": ...}`` for one statement) answers
   ``{"predictions": [{id, text, target, label, confidence, p_<label>...}, ...]}``, the rows
   ``stance predict`` gives;
-* bad input is a 4xx with ``{"error": "<one line>"}`` (which statement, which field); an
+* bad input is a 4xx with ``{"error": "<one line>"}`` (:mod:`stance.serving.http_limits`); an
   internal failure is a 500 with a generic message: no response body carries a stack trace.
 
-Built on the standard library's threading HTTP server: requests are parsed in parallel and
-scored one batch at a time (the encoder already uses every core).
+Built on uvicorn and starlette: one event loop reads requests (a client that does not send its
+request head or body within the read timeout is cut off), and scoring runs in a small pool of
+threads (:attr:`Limits.workers`) behind a bounded queue: a request that finds the queue full, or
+the memory budget for request bodies spent, gets a 503 with ``Retry-After``. Serving
+``models:/NAME@ALIAS``, the server asks the store every ``reload_every`` seconds which version
+the alias names and, when it moved, loads that version and swaps it in at once (requests
+already scoring finish on the old model).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import socket
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import h11
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from stance.labels import LABELS
-from stance.serving.rows import statement_row
+from stance.serving.http_limits import MAX_BODY_BYTES, MAX_STATEMENTS, BadRequest, Limits, read_rows
+
+__all__ = ["MAX_BODY_BYTES", "MAX_STATEMENTS", "Limits", "Service", "make_app", "make_server", "Server"]
 
 log = logging.getLogger(__name__)
 
-#: Largest request body and batch accepted.
-MAX_BODY_BYTES = 8 * 1024 * 1024
-MAX_STATEMENTS = 2048
+
+# ----------------------------------------------------------------------------- the model served
+@dataclass(frozen=True)
+class Loaded:
+    """A model and the registered version and run it was read from (None where not known)."""
+
+    model: object
+    version: str | None
+    run_id: str | None
 
 
-class BadRequest(Exception):
-    """The request is wrong (4xx): the message is the one-line answer."""
+def resolve_version(model_uri: str, tracking_uri: str) -> tuple[str | None, str | None]:
+    """``(version, run_id)`` a URI names now: asked cheaply (a read-only sqlite query or the
+    server's REST API, as the lean path asks), else through the registry (MLflow)."""
+    from stance.serving.onnx.lookup import resolve_ref
 
-    def __init__(self, message: str, status: HTTPStatus = HTTPStatus.BAD_REQUEST):
-        super().__init__(message)
-        self.status = status
+    ref = resolve_ref(model_uri, tracking_uri)
+    if ref is not None:
+        return ref.version, ref.run_id
+    if model_uri.startswith("models:/"):
+        from stance.tracking.registry import resolve_version as ask_registry
+
+        return ask_registry(model_uri, tracking_uri)
+    return None, None
 
 
-def parse_statements(payload, default_target: str | None = None) -> list[dict]:
-    """Input rows from a request body; a blank or non-string text is rejected, naming it."""
-    if isinstance(payload, dict) and "statements" in payload:
-        items = payload["statements"]
-    elif isinstance(payload, dict) and "text" in payload:
-        items = [payload]
-    elif isinstance(payload, list):
-        items = payload
-    else:
-        raise BadRequest('expected {"statements": [...]}, a list of statements, or {"text": ...}')
-    if not isinstance(items, list) or not items:
-        raise BadRequest("no statements: 'statements' must be a non-empty list")
-    if len(items) > MAX_STATEMENTS:
-        raise BadRequest(f"too many statements ({len(items)}; at most {MAX_STATEMENTS} a request)",
-                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-    rows = []
-    for number, item in enumerate(items, start=1):
-        item = {"text": item} if isinstance(item, str) else item
-        if not isinstance(item, dict):
-            raise BadRequest(f"statement {number}: expected a string or an object with 'text'")
-        text, target = item.get("text"), item.get("target")
-        if not isinstance(text, str):
-            raise BadRequest(f"statement {number}: 'text' must be a string")
-        if not text.strip():
-            raise BadRequest(f"statement {number}: blank text")
-        if target is not None and not isinstance(target, str):
-            raise BadRequest(f"statement {number}: 'target' must be a string")
-        rows.append(statement_row(text, item.get("id"), target, number, default_target))
-    return rows
+def following(model_uri: str) -> str | None:
+    """The registered model's name when ``model_uri`` is ``models:/NAME@ALIAS`` (an alias moves)."""
+    if model_uri.startswith("models:/") and "@" in model_uri:
+        return model_uri[len("models:/"):].partition("@")[0] or None
+    return None
 
 
 class Service:
-    """A loaded model and what the handler needs to answer."""
+    """The model served now (swapped whole when the alias moves) and how to load another."""
 
-    def __init__(self, model, model_uri: str):
-        self.model, self.model_uri = model, model_uri
-        self.lock = threading.Lock()
+    def __init__(self, model, model_uri: str, tracking_uri: str | None = None, lean: bool = True,
+                 precision: str = "fp32", version: str | None = None, run_id: str | None = None):
+        from stance.tracking.store import default_tracking_uri
+
+        self.model_uri, self.tracking_uri = model_uri, tracking_uri or default_tracking_uri()
+        self.lean, self.precision = lean, precision
+        if version is None and run_id is None:
+            version, run_id = self._resolve()
+        self.current = Loaded(model, version, run_id)
+
+    def _resolve(self) -> tuple[str | None, str | None]:
+        try:
+            return resolve_version(self.model_uri, self.tracking_uri)
+        except Exception as exc:  # noqa: BLE001 - /health then says "unknown", serving goes on
+            log.warning("cannot tell which version %s is: %s", self.model_uri, str(exc).splitlines()[0][:200])
+            return None, None
 
     def health(self) -> dict:
-        return {"status": "ok", "model": self.model_uri, "runtime": self.model.how, "labels": list(LABELS)}
+        now = self.current
+        return {"status": "ok", "model": self.model_uri, "version": now.version, "run_id": now.run_id,
+                "runtime": now.model.how, "labels": list(LABELS)}
 
-    def predict(self, payload) -> dict:
+    def refresh(self) -> bool:
+        """Load the version the alias names now if it moved (the store is asked); whether it did."""
+        name = following(self.model_uri)
+        version, run_id = self._resolve()
+        if name is None or version is None or version == self.current.version:
+            return False
+        from stance.serving.predict import load
+
+        pinned = f"models:/{name}/{version}"  # the version just read, even if the alias moves again
+        model = getattr(load, "__wrapped__", load)(pinned, self.tracking_uri, self.lean, self.precision)
+        old, self.current = self.current.version, Loaded(model, version, run_id)  # one assignment: atomic
+        log.warning("%s moved from version %s to %s: now serving version %s", self.model_uri, old, version, version)
+        return True
+
+    def answer(self, now: Loaded, body: bytes, limits: Limits) -> bytes:
+        """The response body for a prediction request (runs in a scoring thread)."""
         from stance.serving.predict import score
 
-        rows = parse_statements(payload)
-        with self.lock:
-            return {"predictions": score(self.model, rows, progress=False)}
+        rows = read_rows(body, limits)
+        return _json({"predictions": score(now.model, rows, progress=False)})
 
 
-def make_handler(service: Service):
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "stance"
-        protocol_version = "HTTP/1.1"
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
-        def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-            log.debug("%s %s", self.address_string(), format % args)
 
-        def _send(self, status: HTTPStatus, body: dict) -> None:
-            data = json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+def _error(status: int, message: str, close: bool = False, retry_after: int | None = None) -> Response:
+    headers = {"Connection": "close"} if close else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return Response(_json({"error": message}), status_code=int(status), headers=headers,
+                    media_type="application/json")
 
-        def _answer(self, work) -> None:
+
+# ----------------------------------------------------------------------------- the ASGI app
+class Gate:
+    """Requests admitted (waiting or scoring) and body bytes held, counted on the event loop."""
+
+    def __init__(self, limits: Limits):
+        self.limits, self.pending, self.buffered = limits, 0, 0
+
+
+#: An oversized body is read and dropped up to this size before the 413, so that a client that sends
+#: its whole body before reading an answer gets the 413 rather than a reset connection.
+DRAIN_BYTES = 64 * 1024 * 1024
+
+
+async def _read_body(request: Request, gate: Gate, limits: Limits, held: list[int]) -> bytes:
+    declared = request.headers.get("content-length")
+    size = int(declared) if declared is not None and declared.isdigit() else 0
+    if size > DRAIN_BYTES:
+        raise BadRequest(f"body too large ({size} bytes; at most {limits.max_body_bytes})",
+                         HTTPStatus.REQUEST_ENTITY_TOO_LARGE, close=True)
+    chunks, size = [], 0
+    try:
+        async with asyncio.timeout(limits.read_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_body_bytes:  # drop it, keep reading (up to DRAIN_BYTES)
+                    chunks = []
+                    if size > DRAIN_BYTES:
+                        break
+                    continue
+                gate.buffered += len(chunk)
+                held[0] += len(chunk)
+                if gate.buffered > limits.buffered_bytes:
+                    raise BadRequest("busy: too many request bodies in memory; retry shortly",
+                                     HTTPStatus.SERVICE_UNAVAILABLE, close=True)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BadRequest(f"request body not received within {limits.read_timeout:g} s",
+                         HTTPStatus.REQUEST_TIMEOUT, close=True) from None
+    if size > limits.max_body_bytes:
+        raise BadRequest(f"body too large ({size if size <= DRAIN_BYTES else 'over ' + str(DRAIN_BYTES)} bytes; "
+                         f"at most {limits.max_body_bytes})", HTTPStatus.REQUEST_ENTITY_TOO_LARGE, close=True)
+    return b"".join(chunks)
+
+
+def make_app(model, model_uri: str, tracking_uri: str | None = None, *, reload_every: float = 0,
+             lean: bool = True, precision: str = "fp32", limits: Limits = Limits(),
+             service: Service | None = None) -> Starlette:
+    """The ASGI app serving a loaded model (:func:`stance.serving.predict.load`); run it with
+    :func:`make_server`. ``reload_every`` (seconds, 0: never): how often a ``models:/NAME@ALIAS``
+    URI is checked for a moved alias; ``lean`` and ``precision`` load the new version as ``model`` was."""
+    service = service or Service(model, model_uri, tracking_uri, lean, precision)
+    gate = Gate(limits)
+    pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="stance-score")
+
+    async def health(request: Request) -> Response:
+        return Response(_json(service.health()), media_type="application/json")
+
+    async def predict(request: Request) -> Response:
+        if gate.pending >= limits.workers + limits.queue:
+            return _error(503, f"busy: {gate.pending} requests waiting; retry shortly", close=True, retry_after=1)
+        gate.pending += 1
+        held = [0]
+        try:
+            body = await _read_body(request, gate, limits, held)
+            now = service.current  # this request finishes on this model, even if the alias moves
+            answer = await asyncio.get_running_loop().run_in_executor(pool, service.answer, now, body, limits)
+            return Response(answer, media_type="application/json")
+        except BadRequest as exc:
+            retry = 1 if exc.status == HTTPStatus.SERVICE_UNAVAILABLE else None
+            return _error(exc.status, str(exc), close=exc.close, retry_after=retry)
+        except ClientDisconnect:
+            return _error(400, "client disconnected", close=True)
+        except Exception:  # a bug, not the caller's: log it here, answer without details
+            log.exception("request failed")
+            return _error(500, "internal error (see the server log)")
+        finally:
+            gate.pending -= 1
+            gate.buffered -= held[0]
+
+    async def not_found(request: Request, exc) -> Response:
+        return _error(404, f"no endpoint {request.url.path} (GET /health, POST /predict)")
+
+    async def not_allowed(request: Request, exc) -> Response:
+        return _error(405, f"{request.method} is not allowed on {request.url.path} (GET /health, POST /predict)")
+
+    async def follow() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(reload_every)
             try:
-                self._send(HTTPStatus.OK, work())
-            except BadRequest as exc:
-                self._send(exc.status, {"error": str(exc)})
-            except Exception:  # a bug, not the caller's: log it here, answer without details
-                log.exception("request failed")
-                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error (see the server log)"})
+                await loop.run_in_executor(None, service.refresh)
+            except Exception as exc:  # noqa: BLE001 - keep serving the model we have
+                log.warning("could not load the new version of %s (still serving version %s): %s",
+                            service.model_uri, service.current.version, str(exc).splitlines()[0][:200])
 
-        def do_GET(self):  # noqa: N802 - the base class's naming
-            if self.path.split("?")[0] in ("/health", "/ping"):
-                self._answer(service.health)
-            else:
-                self._send(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {self.path} (GET /health, POST /predict)"})
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(follow()) if reload_every and following(model_uri) else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
 
-        def do_POST(self):  # noqa: N802
-            if self.path.split("?")[0] not in ("/predict", "/invocations"):
-                self._send(HTTPStatus.NOT_FOUND, {"error": f"no endpoint {self.path} (POST /predict)"})
-                return
-            self._answer(lambda: service.predict(self._payload()))
-
-        def _payload(self):
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                raise BadRequest("bad Content-Length header") from None
-            if length <= 0:
-                raise BadRequest("empty body: send JSON such as {\"statements\": [{\"text\": \"...\"}]}")
-            if length > MAX_BODY_BYTES:
-                self.close_connection = True
-                raise BadRequest(f"body too large ({length} bytes; at most {MAX_BODY_BYTES})",
-                                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
-            body = self.rfile.read(length)
-            try:
-                return json.loads(body.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise BadRequest("body is not valid UTF-8") from None
-            except json.JSONDecodeError as exc:
-                raise BadRequest(f"body is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-
-    return Handler
+    routes = [Route(path, health, methods=["GET"]) for path in ("/health", "/ping")]
+    routes += [Route(path, predict, methods=["POST"]) for path in ("/predict", "/invocations")]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed}, lifespan=lifespan)
+    app.state.service, app.state.gate = service, gate
+    return app
 
 
-def make_server(model, model_uri: str, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
-    """A server for a loaded model (:func:`stance.serving.predict.load`); call ``serve_forever()``."""
-    server = ThreadingHTTPServer((host, port), make_handler(Service(model, model_uri)))
-    server.daemon_threads = True
-    return server
+# ----------------------------------------------------------------------------- the HTTP server
+class GuardedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, plus a deadline for each request head: a connection that
+    opens and sends nothing, or half a request line or headers, is closed after
+    ``config.head_timeout`` seconds (uvicorn's keep-alive timer stops at the first byte)."""
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._head_timer = None
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:
+            self._arm()
+        elif self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.config.head_timeout, self._expire)
+
+    def _expire(self) -> None:
+        self._head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+class Server:
+    """A bound socket and the uvicorn server for an app: ``run()`` blocks (the CLI),
+    ``start()`` serves from a thread until ``stop()`` (tests, benchmarks)."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 8080, limits: Limits = Limits()):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind((host, port))
+        except OSError:
+            self.socket.close()
+            raise
+        self.host, self.port = host, self.socket.getsockname()[1]
+        config = uvicorn.Config(app, http=GuardedH11, lifespan="on", log_config=None, log_level="warning",
+                                access_log=False, backlog=limits.backlog, timeout_keep_alive=limits.keep_alive,
+                                timeout_graceful_shutdown=5)
+        config.head_timeout = limits.read_timeout
+        self.uvicorn = uvicorn.Server(config)
+        self.thread: threading.Thread | None = None
+
+    @property
+    def server_port(self) -> int:
+        return self.port
+
+    def run(self) -> None:
+        self.uvicorn.run(sockets=[self.socket])
+
+    def start(self, timeout: float = 30.0) -> "Server":
+        self.thread = threading.Thread(target=self.run, name="stance-serve", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.uvicorn.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.uvicorn.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=15)
+        self.socket.close()
+
+
+def make_server(model, model_uri: str, host: str = "127.0.0.1", port: int = 8080, *, tracking_uri: str | None = None,
+                reload_every: float = 0, lean: bool = True, precision: str = "fp32",
+                limits: Limits = Limits()) -> Server:
+    """A server for a loaded model, bound (an OSError when the address is taken); ``run()`` or ``start()`` it."""
+    app = make_app(model, model_uri, tracking_uri, reload_every=reload_every, lean=lean, precision=precision,
+                   limits=limits)
+    return Server(app, host, port, limits)

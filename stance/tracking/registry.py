@@ -179,3 +179,25 @@ def load_model(model_uri: str, tracking_uri: str) -> Any:
         listing = ", ".join(f"models:/{m}" for m in known) or "none (run the main job, or stance register)"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StanceError(f"cannot load model '{model_uri}' ({reason[:200]}); registered models: {listing}") from None
+
+
+def resolve_version(model_uri: str, tracking_uri: str) -> tuple[str | None, str | None]:
+    """``(version, run_id)`` a registry URI (``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``)
+    names now, read-only; ``(None, None)`` for any other URI. An unknown name, alias or version
+    is a StanceError."""
+    if not model_uri.startswith("models:/"):
+        return None, None
+    rest = model_uri[len("models:/"):]
+    require_store(tracking_uri)
+    client = _client(tracking_uri)
+    try:
+        if "@" in rest:
+            name, _, alias = rest.partition("@")
+            found = client.get_model_version_by_alias(name, alias)
+        else:
+            name, _, version = rest.rpartition("/")
+            found = client.get_model_version(name, version)
+    except MlflowException as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StanceError(f"cannot resolve '{model_uri}' ({reason[:200]})") from None
+    return str(found.version), found.run_id or None

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -70,7 +71,8 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(str(folder / ONNX_FILE[precision]), options,
                                             providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[str, tuple[np.ndarray, bool]] = {}
+        self._lock = threading.Lock()  # the server scores in several threads: the cache is shared
 
     def token_counts(self, texts: list[str]) -> list[int]:
         """Each text's length in tokens, uncut (as sentence-transformers counts it)."""
@@ -102,21 +104,22 @@ class OnnxEncoder:
     def encode_cut(self, texts: list[str], batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
         """Sentence vectors (float32) and which texts were cut to ``max_seq_length``."""
         stripped = [t.strip() for t in texts]
-        unique = list(dict.fromkeys(t for t in stripped if t not in self._cache))
-        if unique:
-            order = sorted(range(len(unique)), key=lambda k: len(unique[k]))
-            for start in range(0, len(order), batch):
-                chunk = [unique[k] for k in order[start : start + batch]]
-                vectors, cut = self._run(chunk)
-                for text, vector, was_cut in zip(chunk, vectors, cut):
-                    self._cache[text] = (vector, was_cut)
-            if len(self._cache) > 100_000:
-                found = [self._cache[t] for t in stripped]
-                self._cache.clear()
-                return np.stack([v for v, _ in found]), np.array([c for _, c in found], dtype=bool)
+        with self._lock:  # what is known now (another thread may clear the cache meanwhile)
+            known = {t: self._cache[t] for t in stripped if t in self._cache}
+        unique = list(dict.fromkeys(t for t in stripped if t not in known))
+        computed = {}
+        order = sorted(range(len(unique)), key=lambda k: len(unique[k]))
+        for start in range(0, len(order), batch):
+            chunk = [unique[k] for k in order[start : start + batch]]
+            vectors, cut = self._run(chunk)
+            computed.update((text, (vector, was_cut)) for text, vector, was_cut in zip(chunk, vectors, cut))
         if not stripped:
             return np.zeros((0, self.dimension), dtype=np.float32), np.zeros(0, dtype=bool)
-        found = [self._cache[t] for t in stripped]
+        found = [known[t] if t in known else computed[t] for t in stripped]
+        with self._lock:
+            if len(self._cache) + len(computed) > 100_000:  # bounded: start afresh
+                self._cache.clear()
+            self._cache.update(computed)
         return np.stack([v for v, _ in found]), np.array([c for _, c in found], dtype=bool)
 
     def logits(self, texts: list[str], pairs: list[str] | None = None, batch: int = BATCH) -> np.ndarray:
