@@ -23,20 +23,40 @@ def cache_dir() -> Path:
     return Path(os.environ.get("STANCE_CACHE") or Path.home() / ".cache" / "stance")
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> None:
+#: Why a write that may not replace a file stopped (the commands' ``--force`` replaces it).
+EXISTS = "already exists with other content: pass --force to replace it"
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any], *, replace: bool = True) -> None:
     """Make ``path`` by calling ``write`` on a temporary file beside it, then renaming that file into
     place: a reader sees the old file or the whole new one, never a half-written one (figures are
-    written this way: ``atomic_write(p, lambda tmp: figure.savefig(tmp, format="png"))``)."""
+    written this way: ``atomic_write(p, lambda tmp: figure.savefig(tmp, format="png"))``).
+
+    ``replace=False`` never replaces a file: the temporary file is hard-linked to ``path``, which
+    fails if ``path`` exists, even one made by another process a moment before (a StanceError)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link_new(Path(tmp), path)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise StanceError(EXISTS, path=path) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            raise StanceError(EXISTS, path=path) from None
+        os.replace(tmp, path)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -44,20 +64,27 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
-def atomic_write_text(path: str | Path, text: str) -> bool:
+def atomic_write_text(path: str | Path, text: str, *, replace: bool = True) -> bool:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
     A reader never sees a half-written file. Returns False (and leaves the file, its
-    timestamp included, untouched) when the content is already identical.
+    timestamp included, untouched) when the content is already identical. ``replace=False``
+    refuses (a StanceError naming the file) to replace a file with other content.
     """
     path = Path(path)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
+    if os.path.lexists(path):
+        if not path.is_file():
+            raise StanceError("exists and is not a file", path=path)
+        if path.read_bytes() == text.encode("utf-8"):
+            return False
+        if not replace:
+            raise StanceError(EXISTS, path=path)
+
     def write(tmp: Path) -> None:
         with tmp.open("w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
 
-    atomic_write(path, write)
+    atomic_write(path, write, replace=replace)
     return True
 
 
@@ -82,9 +109,16 @@ def replace_folder(new: str | Path, folder: str | Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+#: Line breaks that ``json.dumps(ensure_ascii=False)`` leaves raw in strings (it escapes those
+#: below U+0020): escaped, so that no reader that splits lines more eagerly than JSON Lines does
+#: (``str.splitlines``, editors, ``grep``) cuts a record in two.
+_RAW_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def dumps_jsonl(records: list[dict[str, Any]]) -> str:
-    """One compact JSON object a line, keys in insertion order, UTF-8 kept readable."""
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    """One compact JSON object a line, keys in insertion order, UTF-8 kept readable, every
+    Unicode line break inside a string escaped (one record is always one line)."""
+    return "".join(json.dumps(r, ensure_ascii=False).translate(_RAW_BREAKS) + "\n" for r in records)
 
 
 def read_text(path: str | Path, what: str = "file") -> str:

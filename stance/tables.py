@@ -21,18 +21,38 @@ def markdown_table(header: list[str], rows: list[list[str]], align: list[str] | 
     return "\n".join(lines)
 
 
-def rich_table(header: list[str], rows: list[list[str]], title: str = "", left: int = 1, rule_before_last: bool = False,
-               justify: list[str] | None = None):
+#: What a terminal must never be sent raw from data: C0 and C1 controls but tab and newline
+#: (ESC starts ANSI sequences, CR overwrites a line), DEL, the Unicode line and paragraph
+#: separators and the bidirectional overrides (text that reads one way and prints another).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(value: object) -> str:
+    """``value`` as text safe to print: each control character as its visible escape
+    (ESC as the four characters ``\\x1b``, U+2028 as ``\\u2028``)."""
+    def escape(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _UNSAFE.sub(escape, str(value))
+
+
+def rich_table(header: list[str], rows: list[list[str]], title: str = "", left: int = 1,
+               rule_before_last: bool = False, justify: list[str] | None = None):
     """A rich Table: the first ``left`` columns left-aligned, the others right-aligned (or one
-    ``justify`` entry per column); ``rule_before_last`` sets a totals row apart."""
+    ``justify`` entry per column); ``rule_before_last`` sets a totals row apart.
+
+    Every cell, header and title is plain text: control characters are shown escaped
+    (:func:`visible`) and rich markup such as ``[bold]`` prints as it is written."""
     from rich.table import Table
+    from rich.text import Text
 
     justify = justify or ["left" if k < left else "right" for k in range(len(header))]
-    table = Table(title=title or None)
+    table = Table(title=Text(visible(title)) if title else None)
     for name, side in zip(header, justify):
-        table.add_column(name, justify=side)
+        table.add_column(Text(visible(name)), justify=side)
     for k, row in enumerate(rows):
-        table.add_row(*row, end_section=rule_before_last and k == len(rows) - 2)
+        table.add_row(*(Text(visible(cell)) for cell in row), end_section=rule_before_last and k == len(rows) - 2)
     return table
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from stance.errors import StanceError
@@ -67,3 +69,63 @@ def test_read_jsonl_stops_at_the_first_bad_line(tmp_path):
     path.write_text('{"id": "a"}\n{"id": \n{"id": "c"}\n')
     with pytest.raises(StanceError, match=r"s\.jsonl:2: "):
         read_jsonl(path)
+
+
+#: Every character str.splitlines() breaks a line at, besides \n and \r.
+BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def test_jsonl_records_survive_every_unicode_line_break(tmp_path):
+    from stance.io import dumps_jsonl, iter_jsonl, read_jsonl
+
+    records = [{"id": f"a{ch}b", "text": f"one{ch}two"} for ch in BREAKS] + [{"id": "last", "text": "x"}]
+    text = dumps_jsonl(records)
+    assert len(text.splitlines()) == len(records) == len(text.split("\n")) - 1  # one physical line each
+    assert not any(ch in text for ch in BREAKS)  # escaped in the file, whatever reads it
+    path = tmp_path / "r.jsonl"
+    path.write_text(text, encoding="utf-8")
+    assert [record for _, record in read_jsonl(path)] == records
+    # a file written by another tool with the separators raw is still read one record a line
+    raw = "".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in records)
+    assert any(ch in raw for ch in "\u2028\x85")
+    path.write_text(raw, encoding="utf-8", newline="")
+    assert [(line, record) for line, record in iter_jsonl(path)] == list(enumerate(records, start=1))
+    names, rows, blank = parse_table(raw, "t.jsonl", "jsonl")
+    assert [row for _, row in rows] == records and blank == 0
+
+
+def test_csv_cells_with_unicode_line_breaks_stay_in_their_row():
+    text = "id,text\n" + "".join(f'{k},"x{ch}y"\n' for k, ch in enumerate(BREAKS))
+    names, rows, _ = parse_table(text, "t.csv", "csv")
+    assert [(line, row["text"]) for line, row in rows] == [(k + 2, f"x{ch}y") for k, ch in enumerate(BREAKS)]
+
+
+def test_a_write_that_may_not_replace_refuses_other_content_and_keeps_identical(tmp_path):
+    path = tmp_path / "pass.jsonl"
+    path.write_text("labelled\n")
+    with pytest.raises(StanceError, match=r"pass\.jsonl: already exists with other content: pass --force"):
+        atomic_write_text(path, "other\n", replace=False)
+    assert path.read_text() == "labelled\n"
+    assert atomic_write_text(path, "labelled\n", replace=False) is False
+    assert atomic_write_text(tmp_path / "new.jsonl", "new\n", replace=False) is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.jsonl", "pass.jsonl"]
+
+
+def test_a_write_that_may_not_replace_loses_a_race_without_replacing(tmp_path):
+    from stance.io import atomic_write
+
+    path = tmp_path / "gold.jsonl"
+
+    def meanwhile(tmp):  # another process makes the file while this one writes its own
+        path.write_text("theirs\n")
+        tmp.write_text("mine\n")
+
+    with pytest.raises(StanceError, match=r"gold\.jsonl: already exists"):
+        atomic_write(path, meanwhile, replace=False)
+    assert path.read_text() == "theirs\n" and [p.name for p in tmp_path.iterdir()] == ["gold.jsonl"]
+
+
+def test_atomic_write_text_refuses_a_folder(tmp_path):
+    (tmp_path / "out.jsonl").mkdir()
+    with pytest.raises(StanceError, match=r"out\.jsonl: exists and is not a file"):
+        atomic_write_text(tmp_path / "out.jsonl", "x\n")

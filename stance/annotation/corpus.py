@@ -60,9 +60,10 @@ def extract(seeds_dir: str | Path, target: str = FOREIGN_TROOPS_TARGET) -> list[
     return records
 
 
-def write_statements(records: list[dict[str, Any]], out: str | Path) -> bool:
-    """Write statements as JSONL atomically; False when the file already holds exactly these."""
-    return atomic_write_text(out, dumps_jsonl(records))
+def write_statements(records: list[dict[str, Any]], out: str | Path, replace: bool = True) -> bool:
+    """Write statements as JSONL atomically; False when the file already holds exactly these.
+    ``replace=False`` refuses to replace a file with other content (a StanceError)."""
+    return atomic_write_text(out, dumps_jsonl(records), replace=replace)
 
 
 def label_table(records: list[dict[str, Any]], by: str = "document") -> dict[str, Counter[str]]:

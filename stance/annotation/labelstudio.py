@@ -81,61 +81,100 @@ def tasks(statements: list[dict[str, Any]], seeds_dir: str | Path, predictions: 
     return out
 
 
-def _answer(result: list[dict[str, Any]]) -> tuple[str | None, str, str]:
+def _answer(result: Any, where: str, path: Path) -> tuple[str | None, str, str]:
+    if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
+        raise StanceError(f"{where}: an annotation's result is not a list of objects", path=path)
     label, holder, rationale = None, "", ""
     for item in result:
-        value = item.get("value") or {}
-        if item.get("from_name") == CHOICE and value.get("choices"):
+        value = item.get("value") if isinstance(item.get("value"), dict) else {}
+        texts = value.get("text") if isinstance(value.get("text"), list) else []
+        if item.get("from_name") == CHOICE and isinstance(value.get("choices"), list) and value["choices"]:
             label = value["choices"][0]
-        elif item.get("from_name") == HOLDER and value.get("text"):
-            holder = " ".join(str(t) for t in value["text"]).strip()
-        elif item.get("from_name") == RATIONALE and value.get("text"):
-            rationale = " ".join(str(t) for t in value["text"]).strip()
+        elif item.get("from_name") == HOLDER and texts:
+            holder = " ".join(str(t) for t in texts).strip()
+        elif item.get("from_name") == RATIONALE and texts:
+            rationale = " ".join(str(t) for t in texts).strip()
     return label, holder, rationale
 
 
-def import_export(path: str | Path, annotator: str, user: int | str | None = None) -> tuple[list[dict], int]:
-    """Annotation records from a Label Studio JSON export, and how many tasks had no answer.
+def _by(annotation: dict[str, Any], user: int | str | None) -> bool:
+    author = annotation.get("completed_by")
+    return user is None or str(author) == str(user) or (
+        isinstance(author, dict) and str(user) in (str(author.get("id")), author.get("email")))
 
-    Each task's latest submitted (not cancelled) annotation is used; ``user`` keeps only the
-    annotations of that Label Studio user (id or e-mail), for an export holding several.
-    """
-    path = Path(path)
-    if not annotator.strip():
-        raise StanceError("--annotator must name the annotator")
+
+def _number(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _read_export(path: Path) -> list:
+    from stance.io import read_text
+
     try:
-        exported = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StanceError("export file not found", path=path) from None
-    except UnicodeDecodeError:
-        raise StanceError("not valid UTF-8", path=path) from None
+        exported = json.loads(read_text(path, "export file"))
     except json.JSONDecodeError as exc:
         raise StanceError(f"not a Label Studio JSON export ({exc.msg})", path=path, line=exc.lineno) from None
     if not isinstance(exported, list):
         raise StanceError("not a Label Studio JSON export (expected a list of tasks)", path=path)
-    records, unanswered = [], 0
+    return exported
+
+
+def _statement(data: Any, where: str, path: Path, known: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """The statement a task shows: checked against ``known`` (id -> statement) when given."""
+    fields = {"id": str, "document": str, "start": int, "end": int, "text": str}
+    if not isinstance(data, dict) or any(not isinstance(data.get(k), t) or isinstance(data.get(k), bool)
+                                         for k, t in fields.items()):
+        raise StanceError(f"{where}: no statement data (was it exported by stance labelstudio export?)", path=path)
+    statement = {k: data[k] for k in fields} | {"target": data["target"] if isinstance(data.get("target"), str) else ""}
+    if known is None:
+        return statement
+    if data["id"] not in known:
+        raise StanceError(f"{where}: statement '{data['id']}' is not one of the statements given", path=path)
+    expected = known[data["id"]]
+    if any(expected.get(k) != statement[k] for k in fields):
+        raise StanceError(f"{where}: statement '{data['id']}' differs from the one given (span or text changed)",
+                          path=path)
+    return {k: expected[k] for k in fields} | {"target": expected.get("target", statement["target"])}
+
+
+def import_export(path: str | Path, annotator: str, user: int | str | None = None,
+                  statements: list[dict[str, Any]] | None = None) -> tuple[list[dict], int]:
+    """Annotation records from a Label Studio JSON export, and how many tasks had no answer.
+
+    Each task's latest submitted (not cancelled) annotation is used; ``user`` keeps only the
+    annotations of that Label Studio user (id or e-mail), for an export holding several. With
+    ``statements``, every task must show one of them, unchanged (an export of other or
+    re-segmented statements is an error), and no statement may be in two tasks.
+    """
+    path = Path(path)
+    if not annotator.strip():
+        raise StanceError("--annotator must name the annotator")
+    known = None if statements is None else {s["id"]: s for s in statements}
+    exported = _read_export(path)
+    records, unanswered, seen = [], 0, {}
     for number, task in enumerate(exported, start=1):
-        data = task.get("data") if isinstance(task, dict) else None
         where = f"task {task.get('id', number) if isinstance(task, dict) else number}"
-        if not isinstance(data, dict) or any(key not in data for key in ("id", "document", "start", "end", "text")):
-            raise StanceError(f"{where}: no statement data (was it exported by stance labelstudio export?)",
-                              path=path)
-        answers = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")
-                   and (user is None or str(a.get("completed_by")) == str(user)
-                        or (isinstance(a.get("completed_by"), dict)
-                            and str(user) in (str(a["completed_by"].get("id")), a["completed_by"].get("email"))))]
+        if not isinstance(task, dict):
+            raise StanceError(f"{where}: not a task object", path=path)
+        statement = _statement(task.get("data"), where, path, known)
+        if statement["id"] in seen:
+            raise StanceError(f"{where}: statement '{statement['id']}' is also in {seen[statement['id']]}", path=path)
+        seen[statement["id"]] = where
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
+            raise StanceError(f"{where}: 'annotations' is not a list of objects", path=path)
+        answers = [a for a in annotations if not a.get("was_cancelled") and _by(a, user)]
         if not answers:
             unanswered += 1
             continue
-        latest = max(answers, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""), a.get("id", 0)))
-        label, holder, rationale = _answer(latest.get("result") or [])
+        latest = max(answers, key=lambda a: (str(a.get("updated_at") or a.get("created_at") or ""),
+                                             _number(a.get("id"))))
+        label, holder, rationale = _answer(latest.get("result") or [], where, path)
         if label not in LABELS:
-            raise StanceError(f"{where} (statement {data['id']}): no stance choice in the annotation", path=path)
+            raise StanceError(f"{where} (statement {statement['id']}): no stance choice in the annotation", path=path)
         if not holder:
-            raise StanceError(f"{where} (statement {data['id']}): the holder is empty", path=path)
-        records.append({"id": data["id"], "document": data["document"], "start": int(data["start"]),
-                        "end": int(data["end"]), "text": data["text"], "target": data.get("target", ""),
-                        "label": label, "holder": holder, "annotator": annotator, "rationale": rationale})
+            raise StanceError(f"{where} (statement {statement['id']}): the holder is empty", path=path)
+        records.append({**statement, "label": label, "holder": holder, "annotator": annotator, "rationale": rationale})
     if not records:
         raise StanceError(f"no answered tasks in the export ({unanswered} without an annotation)", path=path)
     return records, unanswered

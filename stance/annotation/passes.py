@@ -9,15 +9,13 @@ is its writing batch. Written statements train models but are never tested on.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stance.errors import StanceError
-from stance.io import atomic_write_text, dumps_jsonl, iter_jsonl, read_jsonl, read_text
+from stance.io import atomic_write_text, dumps_jsonl, iter_jsonl, parse_table, read_jsonl, read_text
 from stance.labels import LABELS
 
 #: Field name -> required type, in the order records are written.
@@ -152,7 +150,9 @@ def validate_file(path: str | Path, seeds_dir: str | Path) -> list[Problem]:
 def read_records(path: str | Path) -> list[dict[str, Any]]:
     """Load annotation records, stopping at the first malformed one with a clear error."""
     records = []
-    for line, record in read_jsonl(path):
+    for line, record in iter_jsonl(path):
+        if isinstance(record, StanceError):
+            raise record
         reasons = _check_record(record)
         if reasons:
             raise StanceError(reasons[0], path=path, line=line)
@@ -166,11 +166,10 @@ def read_sheet(path: str | Path, fields: Iterable[str] = SHEET_FIELDS) -> list[d
     """Rows of a label sheet (CSV with a header, or JSONL) that carry ``fields``."""
     path, fields = Path(path), tuple(fields)
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(io.StringIO(read_text(path, "label sheet")))
-        missing = [f for f in fields if f not in (reader.fieldnames or [])]
+        names, rows, _ = parse_table(read_text(path, "label sheet"), path, "csv")
+        missing = [f for f in fields if f not in names]
         if missing:
             raise StanceError(f"missing column '{missing[0]}'", path=path)
-        rows = [(number, dict(row)) for number, row in enumerate(reader, start=2)]
     else:
         rows = read_jsonl(path)
     out = []
@@ -273,6 +272,7 @@ def _corrected(gold: list[dict[str, Any]], corrections_path: str | Path) -> list
     return out
 
 
-def write_records(records: list[dict[str, Any]], out: str | Path) -> bool:
-    """Write records as JSONL atomically; False when the file already holds exactly these."""
-    return atomic_write_text(out, dumps_jsonl(records))
+def write_records(records: list[dict[str, Any]], out: str | Path, replace: bool = True) -> bool:
+    """Write records as JSONL atomically; False when the file already holds exactly these.
+    ``replace=False`` refuses to replace a file with other content (a StanceError)."""
+    return atomic_write_text(out, dumps_jsonl(records), replace=replace)

@@ -9,11 +9,10 @@ import click
 
 from stance.tracking.store import CHAMPION_URI
 from stance.cli.options import (
-    GOLD, NEXT_BATCH, PASSES, WRITTEN_GOLD,
-    articles_option, console, pending_option, tracking_uri_option, user_errors,
+    GOLD, NEXT_BATCH, PASSES, STATEMENTS, WRITTEN_GOLD,
+    articles_option, console, force_option, pending_option, tracking_uri_option, user_errors,
 )
 from stance.errors import StanceError
-
 
 
 def _pending_files(given: tuple[str, ...], pending_dir: str) -> list[Path]:
@@ -44,14 +43,16 @@ def _read_statements(files: list[Path]) -> list[dict]:
 @click.argument("article")
 @click.option("--url", default=None, help="Where the article was published (http(s) URL).")
 @click.option("--date", default=None, help="Publication date, YYYY-MM-DD.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+              help="Largest article accepted. [default: $STANCE_MAX_ARTICLE_BYTES or 2000000]")
 @articles_option
 @pending_option
 @user_errors
-def corpus_add(article, url, date, articles_dir, pending_dir) -> None:
-    """Store a new article as raw data and write its statements as a pending batch."""
+def corpus_add(article, url, date, max_bytes, articles_dir, pending_dir) -> None:
+    """Store a new article (a UTF-8 text file) as raw data and write its statements as a pending batch."""
     from stance.annotation.articles import add_article
 
-    added = add_article(article, articles_dir, pending_dir, url=url, date=date)
+    added = add_article(article, articles_dir, pending_dir, url=url, date=date, max_bytes=max_bytes)
     if not added.new:
         click.echo(f"{article} is already in the corpus as {added.article} (nothing done)")
         return
@@ -105,20 +106,43 @@ def labelstudio_export(statements, pending_dir, articles_dir, model_uri, trackin
 @click.option("--annotator", required=True, help="Name of the annotator (the pass's annotator field).")
 @click.option("--user", default=None, help="Only this Label Studio user's annotations (id or e-mail).")
 @click.option("--out", default=None, help="Pass to write. [default: annotations/passes/ANNOTATOR.jsonl]")
+@click.option("--statements", "statement_files", multiple=True,
+              help="Statements the tasks must show (JSONL, repeatable). [default: annotations/statements.jsonl "
+              "and the pending statements]")
+@pending_option
+@force_option
 @user_errors
-def labelstudio_import(export, annotator, user, out) -> None:
-    """Turn a Label Studio JSON export into an annotation pass (for validate, agreement, adjudicate)."""
+def labelstudio_import(export, annotator, user, out, statement_files, pending_dir, force) -> None:
+    """Turn a Label Studio JSON export into an annotation pass (for validate, agreement, adjudicate).
+
+    Every task must show one of the statements given, unchanged. An existing pass with other
+    records (e.g. annotations/passes/ANNOTATOR.jsonl) is replaced only with --force."""
     from stance.annotation.labelstudio import import_export
     from stance.annotation.passes import write_records
 
-    records, unanswered = import_export(export, annotator, user)
+    files = [Path(f) for f in statement_files] or [
+        p for p in [Path(STATEMENTS), *sorted(Path(pending_dir).glob("*.jsonl"))] if p.is_file()]
+    if not files:
+        raise StanceError(f"no statements to check the export against: neither {STATEMENTS} nor {pending_dir}/*.jsonl "
+                          "(name them with --statements)")
+    records, unanswered = import_export(export, annotator, user, statements=_read_statements(files))
     out = out or f"{PASSES}/{annotator}.jsonl"
-    write_records(records, out)
-    click.echo(f"{len(records)} annotations by {annotator} -> {out}"
+    changed = write_records(records, out, replace=force)
+    click.echo(f"{len(records)} annotations by {annotator} -> {out}" + ("" if changed else " (unchanged)")
                + (f" ({unanswered} tasks had none)" if unanswered else ""))
 
 
 # --------------------------------------------------------------------------- active learning
+def labelled_ids(extra: tuple[str, ...] = ()) -> set[str]:
+    """Ids of every labelled statement: the gold files and passes that exist, and the ``extra``
+    files (each must exist). A malformed line is an error, not a statement quietly offered again."""
+    from stance.io import read_jsonl
+
+    files = [Path(p) for p in (GOLD, WRITTEN_GOLD) if Path(p).is_file()] + sorted(Path(PASSES).glob("*.jsonl"))
+    return {str(record["id"]) for path in [*files, *map(Path, extra)]
+            for _, record in read_jsonl(path) if "id" in record}
+
+
 @click.command("suggest")
 @click.argument("statements", nargs=-1)
 @click.option("-n", "count", default=20, show_default=True, help="How many statements to suggest.")
@@ -127,24 +151,29 @@ def labelstudio_import(export, annotator, user, out) -> None:
 @click.option("--diverse", is_flag=True, help="Spread the batch: cluster the most uncertain (5 n) and take the most "
               "uncertain of each cluster.")
 @pending_option
-@click.option("--exclude", "exclude", multiple=True, default=(GOLD,), show_default=True,
-              help="Labelled files: their statements are never suggested.")
+@click.option("--exclude", "exclude", multiple=True,
+              help="More labelled files (JSONL, repeatable) whose statements are never suggested, besides "
+              f"{GOLD}, {WRITTEN_GOLD} and every {PASSES}/*.jsonl, which are always excluded.")
 @click.option("-m", "--model", "model_uri", default=CHAMPION_URI, show_default=True)
 @tracking_uri_option
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", default=NEXT_BATCH, show_default=True, help="The next batch to label (JSONL).")
+@force_option
 @user_errors
-def suggest(statements, count, strategy, diverse, pending_dir, exclude, model_uri, tracking_uri, seed, out) -> None:
-    """Rank pending statements by the model's uncertainty and write the top N as the next batch."""
+def suggest(statements, count, strategy, diverse, pending_dir, exclude, model_uri, tracking_uri, seed, out,
+            force) -> None:
+    """Rank pending statements by the model's uncertainty and write the top N as the next batch.
+
+    Statements already labelled (the gold files, every pass, --exclude) are never suggested. An
+    existing --out with another batch (one being labelled?) is replaced only with --force."""
     import numpy as np
 
     from stance.annotation.active import select, uncertainty
-    from stance.io import atomic_write_text, dumps_jsonl, iter_jsonl
+    from stance.io import atomic_write_text, dumps_jsonl
     from stance.labels import LABELS
     from stance.serving.predict import classify
 
-    labelled = {record["id"] for path in exclude if Path(path).is_file()
-                for _, record in iter_jsonl(path) if isinstance(record, dict) and "id" in record}
+    labelled = labelled_ids(exclude)
     records = [r for r in _read_statements(_pending_files(statements, pending_dir)) if r["id"] not in labelled]
     if not records:
         raise StanceError("every pending statement is already labelled")
@@ -161,12 +190,13 @@ def suggest(statements, count, strategy, diverse, pending_dir, exclude, model_ur
     scores = uncertainty(proba, "margin" if strategy == "random" else strategy)
     batch = [{**records[k], "suggested_by": strategy + ("+diverse" if diverse else ""),
               "uncertainty": round(float(scores[k]), 4), "predicted": predicted[k]["label"]} for k in chosen]
-    atomic_write_text(out, dumps_jsonl(batch))
+    changed = atomic_write_text(out, dumps_jsonl(batch), replace=force)
     from stance.tables import rich_table
 
     console().print(rich_table(["id", "uncertainty", "predicted", "text"],
                                [[b["id"], f"{b['uncertainty']:.3f}", b["predicted"], b["text"][:70]] for b in batch],
-                               title=f"next {len(batch)} of {len(records)} pending statements -> {out}"))
+                               title=f"next {len(batch)} of {len(records)} pending statements -> {out}"
+                               + ("" if changed else " (unchanged)")))
 
 
 @click.command("suggest-simulate")

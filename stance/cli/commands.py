@@ -16,7 +16,7 @@ from stance.cli.annotate import corpus_add, labelstudio, suggest, suggest_simula
 from stance.cli.classify import predict_command, serve_command
 from stance.cli.options import (
     AUDIT, DATASHEET, DECISIONS, GOLD, GUIDELINES, PASSES, PASS_A, PASS_B, STATEMENTS, WRITTEN, WRITTEN_GOLD,
-    articles_option, console, tracking_uri_option, user_errors,
+    articles_option, console, force_option, tracking_uri_option, user_errors,
 )
 from stance.errors import StanceError
 
@@ -38,13 +38,15 @@ def corpus() -> None:
 @corpus.command("extract")
 @articles_option
 @click.option("--out", default=STATEMENTS, show_default=True, help="Statements JSONL to write.")
+@force_option
 @user_errors
-def corpus_extract(articles_dir: str, out: str) -> None:
-    """Split the articles into statements with ids and exact character spans."""
+def corpus_extract(articles_dir: str, out: str, force: bool) -> None:
+    """Split the articles into statements with ids and exact character spans (idempotent: an --out
+    that holds them already is left untouched; one with other content is replaced only with --force)."""
     from stance.annotation.corpus import extract, write_statements
 
     records = extract(articles_dir)
-    changed = write_statements(records, out)
+    changed = write_statements(records, out, replace=force)
     documents = len({r["document"] for r in records})
     click.echo(f"{len(records)} statements from {documents} articles -> {out} ({'written' if changed else 'unchanged'})")
 
@@ -76,16 +78,17 @@ def annotations() -> None:
 @click.option("--annotator", required=True, help="Name recorded in every record.")
 @click.option("--out", required=True, help="Records JSONL to write.")
 @click.option("--statements", default=STATEMENTS, show_default=True)
+@force_option
 @user_errors
-def annotations_import(sheet: str, annotator: str, out: str, statements: str) -> None:
+def annotations_import(sheet: str, annotator: str, out: str, statements: str, force: bool) -> None:
     """Join a label sheet (CSV or JSONL: id, label, holder, rationale) with the statements."""
     from stance.annotation.passes import import_sheet, write_records
     from stance.io import read_jsonl
 
     rows = [row for _, row in read_jsonl(statements)]
     records = import_sheet(sheet, rows, annotator)
-    write_records(records, out)
-    click.echo(f"{len(records)} records by {annotator} -> {out}")
+    changed = write_records(records, out, replace=force)
+    click.echo(f"{len(records)} records by {annotator} -> {out}" + ("" if changed else " (unchanged)"))
 
 
 @annotations.command("validate")
@@ -144,21 +147,23 @@ def annotations_agreement(first: str, second: str) -> None:
               "note. [default: corrections.csv beside the decisions, if present]")
 @click.option("--out", default=GOLD, show_default=True)
 @click.option("--list", "list_only", is_flag=True, help="Only list the disagreements to decide.")
+@force_option
 @user_errors
 def annotations_adjudicate(first: str, second: str, decisions: str, corrections: str | None, out: str,
-                           list_only: bool) -> None:
+                           list_only: bool, force: bool) -> None:
     """Write the gold file: agreed labels, each disagreement settled by a decision, then any corrections."""
     from stance.annotation.passes import adjudicate, disagreements, read_records, write_records
+    from stance.tables import visible
 
     a, b = read_records(first), read_records(second)
     if list_only:
         for ra, rb in disagreements(a, b):
-            click.echo(f"{ra['id']}\t{ra['label']}\t{rb['label']}\t{ra['text']}")
+            click.echo("\t".join(visible(v) for v in (ra["id"], ra["label"], rb["label"], ra["text"])))
         return
     beside = Path(decisions).with_name("corrections.csv")
     corrections = corrections or (str(beside) if beside.is_file() else None)
     gold = adjudicate(a, b, decisions, corrections)
-    changed = write_records(gold, out)
+    changed = write_records(gold, out, replace=force)
     settled = sum("adjudication" in r for r in gold)
     fixed = sum("correction" in r for r in gold)
     click.echo(f"{len(gold)} gold records ({settled} adjudicated, {fixed} corrected) -> {out} "

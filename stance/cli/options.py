@@ -45,6 +45,13 @@ def pending_option(func):
                         help="Folder of statements waiting for labels.")(func)
 
 
+def force_option(func):
+    """``--force``: replace an output file that holds other content (labels are never replaced silently)."""
+    return click.option("--force", is_flag=True,
+                        help="Replace the output file if it exists with other content (without it: an error, "
+                        "nothing written; an identical file is left as it is).")(func)
+
+
 def console():
     from rich.console import Console
 

@@ -3,10 +3,10 @@ and the terminal's tables."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from stance.errors import StanceError
+from stance.io import dumps_jsonl
 from stance.labels import LABELS
 
 #: The columns of a prediction.
@@ -79,8 +79,7 @@ def write_predictions(table, output: str | Path | None = None, fmt: str = "table
         writer.writerows(records(table))
         text = buffer.getvalue()
     elif fmt == "jsonl":
-        text = "".join(json.dumps({k: row.get(k) for k in columns or COLUMNS}, ensure_ascii=False) + "\n"
-                       for row in records(table))
+        text = dumps_jsonl([{k: row.get(k) for k in columns or COLUMNS} for row in records(table)])
     else:
         raise StanceError(f"unknown output format '{fmt}' (table, csv or jsonl)")
     if output is not None:

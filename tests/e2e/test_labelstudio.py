@@ -105,7 +105,7 @@ def test_label_studio_round_trip(registered, tiny_seeds, tmp_path):
 
     for annotator in answers:
         out = stance("labelstudio", "import", str(tmp_path / f"export-{annotator}.json"), "--annotator", annotator,
-                     "--out", str(tmp_path / f"pass-{annotator}.jsonl"))
+                     "--pending", str(pending), "--out", str(tmp_path / f"pass-{annotator}.jsonl"))
         assert f"6 annotations by {annotator}" in out.stdout
         records = [json.loads(line) for line in (tmp_path / f"pass-{annotator}.jsonl").read_text().splitlines()]
         assert [r["label"] for r in records] == answers[annotator] and records[0]["rationale"] == "test rationale"

@@ -2,7 +2,6 @@
 and suggesting what to label next (the live Label Studio round-trip is in test_labelstudio.py)."""
 
 import json
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
