@@ -195,8 +195,8 @@ def test_a_search_killed_with_kill_9_resumes_and_parallel_workers_share_the_stud
 def test_workers_that_open_a_fresh_study_database_together_all_get_the_study(tmp_path):
     # the first process to open a database creates its tables; others started at the same moment
     # used to fail on a unique constraint of that creation instead of waiting for it
-    code = ("import sys; from stance.experiment.search import OptunaSweeper; "
-            "s = OptunaSweeper(study_name='race', storage=sys.argv[1]).study(); print(s.study_name)")
+    code = ("import sys; from stance.experiment.search import open_study; "
+            "s = open_study('race', sys.argv[1]); print(s.study_name)")
     for attempt in range(3):
         storage = f"sqlite:///{tmp_path}/race{attempt}.db"
         workers = [subprocess.Popen([sys.executable, "-c", code, storage], stdout=subprocess.PIPE,
