@@ -21,10 +21,12 @@ class EstimatorFactory:
 
     @property
     def family(self) -> str:
-        """The model family (a class attribute), read without building an estimator."""
+        """The model family: the class attribute, or, where the family depends on the parameters (an
+        ensemble takes its member's), read from an unfitted estimator (``__init__`` only stores)."""
         from hydra.utils import get_class
 
-        return getattr(get_class(self.params["_target_"]), "family", "other")
+        family = getattr(get_class(self.params["_target_"]), "family", "other")
+        return family if isinstance(family, str) else self().family
 
 
 def estimator_factory(cfg, resolved: dict[str, Any] | None = None) -> EstimatorFactory:

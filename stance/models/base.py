@@ -8,7 +8,9 @@ returns ``self``, fitted attributes end in ``_``, ``classes_`` holds the label n
   is accepted too). A missing target becomes the one most often seen in training
   (``default_target_``), so a model trained on one target can be used on bare statements.
 * ``save(path)`` writes a folder and :func:`load_estimator` reads it back, whatever the
-  class; torch-based models keep their weights in a Hugging Face folder beside the pickle.
+  class: the estimator as a skops file (``estimator.skops``, loaded without running code, only
+  the types of :data:`TRUSTED_TYPES`); torch-based models keep their weights in a Hugging Face
+  folder (safetensors) beside it. A pickle (``estimator.joblib``) is never loaded.
 """
 
 from __future__ import annotations
@@ -24,7 +26,29 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from stance.labels import target_or
 
-ESTIMATOR_FILE = "estimator.joblib"
+#: The estimator's file in a saved model's folder (skops: no code runs when it is loaded).
+ESTIMATOR_FILE = "estimator.skops"
+#: Where models saved before skops kept the estimator, as a pickle; it is refused, never loaded.
+PICKLE_FILE = "estimator.joblib"
+#: The types, beyond those skops trusts by default (builtins, numpy, scipy, scikit-learn's public
+#: estimators), that a saved estimator may hold; any other type makes :func:`load_estimator` refuse it.
+TRUSTED_TYPES = (
+    "stance.models.baselines.MajorityClass",
+    "stance.models.baselines.StratifiedRandom",
+    "stance.models.tfidf.TfidfClassifier",
+    "stance.models.tfidf_embed.TfidfEmbeddingClassifier",
+    "stance.models.tfidf_embed.SentenceEmbedder",
+    "stance.models.embed.EmbeddingLogReg",
+    "stance.models.ensemble.StackingEnsemble",
+    "stance.models.ensemble.Calibrated",
+    "stance.models.setfit.SetFitClassifier",
+    "stance.models.finetune.FineTuneClassifier",
+    # scikit-learn internals of the calibrated and stacked models
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "sklearn.utils._bunch.Bunch",
+)
 
 
 def as_frame(X: Any):
@@ -42,6 +66,15 @@ def as_frame(X: Any):
         frame = pd.DataFrame({"text": list(X), "target": None})
     frame["text"] = frame["text"].astype(str)
     return frame.reset_index(drop=True)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with OmegaConf containers (``ListConfig``, ``DictConfig``) as plain lists and dicts."""
+    if type(value).__module__.startswith("omegaconf."):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True)
+    return value
 
 
 CLASSES_DOC = """classes_ : ndarray of str, shape (n_classes,)
@@ -127,6 +160,11 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         super().__init_subclass__(**kwargs)
         cls.__doc__ = fill_docs(cls.__doc__)  # the shared parameter and attribute texts
 
+    def __getstate__(self):
+        """The state as plain values: a parameter Hydra gave as an OmegaConf list or dict (a
+        config without ``_convert_: all``) is stored as a list or dict, so that skops can write it."""
+        return {key: plain(value) for key, value in super().__getstate__().items()}
+
     # ------------------------------------------------------------------ inputs
     def _remember_targets(self, X) -> tuple[list[str], list[str]]:
         frame = as_frame(X)
@@ -186,30 +224,59 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
-        """Write the fitted model to a folder (created if needed)."""
-        import joblib
+        """Write the fitted model to a folder (created if needed): ``estimator.skops`` and,
+        for torch models, their weights."""
+        import skops.io
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path / ESTIMATOR_FILE)
+        skops.io.dump(self, path / ESTIMATOR_FILE)
         self._save_weights(path)
         return path
 
     def _save_weights(self, path: Path) -> None:
-        """Hook for models whose weights are not pickled (torch models)."""
+        """Hook for models whose weights are not in ``estimator.skops`` (torch models)."""
 
     def _load_weights(self, path: Path) -> None:
         """Hook: restore what ``_save_weights`` wrote."""
 
 
 def load_estimator(path: str | Path) -> StanceClassifier:
-    """Load any model written by :meth:`StanceClassifier.save`."""
-    import joblib
+    """Load any model written by :meth:`StanceClassifier.save`.
+
+    Only ``estimator.skops`` is read, and only if every type in it is one skops trusts by
+    default or one of :data:`TRUSTED_TYPES`; anything else (an untrusted type, a pickle such as
+    an old ``estimator.joblib``, a file that is not a skops file) raises ``StanceError``.
+    """
+    import skops.io
+
+    from stance.errors import StanceError
 
     path = Path(path)
-    estimator = joblib.load(path / ESTIMATOR_FILE)
+    file = path / ESTIMATOR_FILE
+    if not file.is_file():
+        if (path / PICKLE_FILE).exists():
+            raise StanceError(f"{path / PICKLE_FILE} is a pickle: retrain or re-log the model "
+                              "(pickles are never loaded)")
+        raise StanceError(f"{file} does not exist: {path} holds no saved model")
+    try:
+        untrusted = [name for name in skops.io.get_untrusted_types(file=file) if name not in TRUSTED_TYPES]
+    except Exception as error:  # not a zip, no schema: nothing in it is read
+        raise StanceError(f"{file} is not a skops file ({type(error).__name__}: {one_line(error)})") from None
+    if untrusted:
+        raise StanceError(f"{file} holds types that are not trusted, so it is not loaded: {', '.join(untrusted)}")
+    try:
+        estimator = skops.io.load(file, trusted=list(TRUSTED_TYPES))
+    except Exception as error:
+        raise StanceError(f"{file} cannot be loaded ({type(error).__name__}: {one_line(error)})") from None
+    if not isinstance(estimator, StanceClassifier):
+        raise StanceError(f"{file} holds a {type(estimator).__name__}, not a stance classifier")
     estimator._load_weights(path)
     return estimator
+
+
+def one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def proba_by_label(estimator, X, labels=None) -> np.ndarray:

@@ -95,8 +95,8 @@ class FineTuneClassifier(StanceClassifier):
         The backbone's tokenizer.
     model_ : transformers.PreTrainedModel
         The fine-tuned ``AutoModelForSequenceClassification`` in fp32 and eval mode, its
-        ``id2label`` following ``classes_``. ``model_`` and ``tokenizer_`` are not pickled:
-        :meth:`save` writes them to the folder ``hf`` beside the pickle and
+        ``id2label`` following ``classes_``. ``model_`` and ``tokenizer_`` are not in ``estimator.skops``:
+        :meth:`save` writes them to the folder ``hf`` beside ``estimator.skops`` and
         :func:`~stance.models.base.load_estimator` loads them back.
     """
 
@@ -225,7 +225,7 @@ class FineTuneClassifier(StanceClassifier):
         return [len(ids) for ids in self.tokenizer_(texts, pair, truncation=False)["input_ids"]]
 
     def __getstate__(self):
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state.pop("model_", None)
         state.pop("tokenizer_", None)
         return state

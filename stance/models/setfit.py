@@ -60,8 +60,8 @@ class SetFitClassifier(StanceClassifier):
     model_ : setfit.SetFitModel
         The trained model: ``model_body`` the fine-tuned sentence encoder, ``model_head`` the
         logistic regression (trained on class indices), ``labels`` equal to ``classes_``. It is
-        not pickled: :meth:`save` writes it to the folder ``setfit`` beside the pickle and
-        :func:`~stance.models.base.load_estimator` loads it back on ``device``.
+        not in ``estimator.skops``: :meth:`save` writes it to the folder ``setfit`` beside it
+        and :func:`~stance.models.base.load_estimator` loads it back on ``device``.
     """
 
     family = "setfit"
@@ -137,7 +137,7 @@ class SetFitClassifier(StanceClassifier):
         return [len(ids) for ids in self.model_.model_body.tokenizer(joined, truncation=False)["input_ids"]]
 
     def __getstate__(self):
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state.pop("model_", None)
         return state
 

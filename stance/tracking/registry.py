@@ -1,9 +1,14 @@
 """The MLflow Model Registry: register a run's model under a name, move an alias to it,
-pick the best run of an experiment, and load a model by URI with clear errors."""
+pick the best run of an experiment, load a model by URI with clear errors (from a copy, so that
+reading never writes into the store), and record the checksums of a run's lean artefact."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,12 +170,52 @@ def registered_models(tracking_uri: str) -> list[str]:
     return sorted(listed)
 
 
+def _load_copy(model_uri: str) -> Any:
+    """The stance model behind ``model_uri``, read from a temporary copy of its folder (removed with
+    the model): loading a registered model in place would rewrite its ``registered_model_meta`` file
+    inside a local artifact store, and a read-only command must leave the store as it found it.
+
+    Nothing in the copy runs: MLflow's own pyfunc loader would execute the model's code file
+    (``pyfunc_entry.py``) from the store, so the estimator artifact its ``MLmodel`` names is
+    read directly, through :func:`stance.models.base.load_estimator` (skops with trusted types)."""
+    import yaml
+
+    from stance.tracking.pyfunc import LoadedStanceModel
+
+    scratch = tempfile.mkdtemp(prefix="stance-model-")
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch)
+        with open(os.path.join(local, "MLmodel"), encoding="utf-8") as handle:
+            spec = yaml.safe_load(handle) or {}
+        flavor = (spec.get("flavors") or {}).get("python_function") or {}
+        estimator = ((flavor.get("artifacts") or {}).get("estimator") or {}).get("path")
+        if not isinstance(estimator, str) or os.path.isabs(estimator) or ".." in estimator.split("/"):
+            raise StanceError(f"'{model_uri}' is not a stance model (its MLmodel names no estimator artifact)")
+        model = LoadedStanceModel.from_folder(os.path.join(local, estimator))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    weakref.finalize(model, shutil.rmtree, scratch, True)
+    return model
+
+
+def record_lean_checksums(tracking_uri: str, run_id: str, tag: str, files: dict[str, str]) -> None:
+    """Record the sha256 of every file of ``run_id``'s lean artefact in the run tag ``tag`` (see
+    :func:`stance.serving.onnx.lookup.checksum_tag`): the reference a cached copy is checked against."""
+    require_store(tracking_uri, write=True)
+    try:
+        _client(tracking_uri).set_tag(run_id, tag, json.dumps(files, sort_keys=True, separators=(",", ":")))
+    except MlflowException as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StanceError(f"cannot record the lean checksums of run {run_id} ({reason[:200]})") from None
+
+
 def load_model(model_uri: str, tracking_uri: str) -> Any:
     """Load a pyfunc model by any MLflow URI; an unknown URI lists what is registered."""
     require_store(tracking_uri)
     _client(tracking_uri)
     try:
-        return mlflow.pyfunc.load_model(model_uri)
+        return _load_copy(model_uri)
     except (MlflowException, OSError) as exc:
         try:
             known = registered_models(tracking_uri)

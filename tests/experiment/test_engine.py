@@ -164,3 +164,14 @@ def test_misclassified_statements_are_logged_for_reading(make_cfg):
     page = open(f"{folder}/errors.md", encoding="utf-8").read()
     assert f"{len(wrong)} statements misclassified" in page
     assert all(text in page for text in wrong["text"].str.replace("|", "\\|"))
+
+
+@pytest.mark.parametrize("model, family", [("tfidf_logreg", "sparse"), ("calibrated_tfidf_embed_svm", None)])
+def test_the_family_tag_is_a_name_even_when_the_class_computes_it(model, family):
+    from stance.experiment.config import compose
+    from stance.experiment.estimators import estimator_factory
+
+    cfg = compose([f"model={model}", "debug=true", "backbone=minilm", "external=none"])
+    factory = estimator_factory(cfg)
+    assert isinstance(factory.family, str) and factory.family == factory().family
+    assert family is None or factory.family == family

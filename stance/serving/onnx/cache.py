@@ -4,7 +4,11 @@ The MLflow store stays the source of truth. A model URI is first resolved to the
 it names now (:mod:`stance.serving.onnx.lookup`, without MLflow); the artefact for that run and source
 lives in ``$STANCE_LEAN_CACHE`` (default ``$STANCE_CACHE/lean``, i.e. ``~/.cache/stance/lean``).
 It is used only when its manifest names the same run and source and every file it needs
-matches its checksum; otherwise it is rebuilt from the logged model, never used as it is.
+matches the checksum recorded in MLflow for that run when the artefact was built (a run tag, read
+as cheaply as the URI: :func:`stance.serving.onnx.lookup.recorded_checksums`), never a checksum kept
+beside the files; otherwise it is rebuilt from the logged model (with one log line saying why),
+never used as it is. Building an artefact records its checksums when MLflow has none for it yet,
+or other ones (an export on another machine or library version may differ byte for byte).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from stance.serving.onnx.export import MANIFEST, sha256
-from stance.serving.onnx.lookup import ModelRef, resolve_ref
+from stance.serving.onnx.lookup import ModelRef, checksum_tag, recorded_checksums, resolve_ref
 from stance.serving.onnx.inference import ONNX_FILE, LeanModel
 
 log = logging.getLogger(__name__)
@@ -38,32 +42,62 @@ def _source(ref: ModelRef) -> dict:
     return {k: v for k, v in asdict(ref).items() if v is not None}
 
 
+def _read_manifest(path: Path) -> tuple[dict | None, str | None]:
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None, "unreadable manifest"
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("source"), dict):
+        return None, "malformed manifest"
+    return manifest, None
+
+
 def check(folder: Path, ref: ModelRef, precision: str) -> tuple[dict | None, str | None]:
     """``(manifest, None)`` when the artefact may be used, ``(None, why not)`` otherwise."""
     path = folder / MANIFEST
     if not path.is_file():
         return None, "no artefact yet"
-    try:
-        manifest = json.loads(path.read_text())
-        source = manifest["source"]
-    except (ValueError, KeyError, TypeError):
-        return None, "unreadable manifest"
+    manifest, problem = _read_manifest(path)
+    if manifest is None:
+        return None, problem
+    source = manifest["source"]
     if (source.get("run_id"), source.get("source")) != (ref.run_id, ref.source):
         return None, "built for another model"
     if not manifest.get("exportable", True):
         return manifest, None
-    files = manifest.get("files", {})
-    needed = [name for name in files if not name.endswith(".onnx")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return None, "the manifest lists no files"
+    recorded = recorded_checksums(ref)
+    if recorded is None:
+        return None, f"no checksums recorded in MLflow for run {ref.run_id}"
+    needed = [name for name in recorded if not name.endswith(".onnx")
               or name.endswith("/" + ONNX_FILE[precision])]
     for name in needed:
-        if not (folder / name).is_file() or sha256(folder / name) != files[name]:
+        if not (folder / name).is_file() or sha256(folder / name) != recorded[name]:
             return None, f"{name} does not match its checksum"
+    if files != recorded:
+        return None, "the manifest does not match the checksums recorded in MLflow"
     return manifest, None
 
 
+def _record(ref: ModelRef, files: dict) -> None:
+    from stance.errors import StanceError
+    from stance.tracking.registry import record_lean_checksums
+
+    try:
+        record_lean_checksums(ref.tracking_uri, ref.run_id, checksum_tag(ref.source), files)
+    except StanceError as exc:  # e.g. a read-only store: this artefact was just built from MLflow
+        log.warning("lean artefact for %s: %s; it is rebuilt on each use until they are recorded",
+                    ref.model_uri, exc)
+
+
 def rebuild_artefact(ref: ModelRef, folder: Path):
-    """Export the logged model behind ``ref`` into ``folder`` (or mark it as having no lean form);
-    returns ``(manifest, pyfunc model)``. Imports MLflow: this is the slow, one-time path."""
+    """Export the logged model behind ``ref`` into ``folder`` (or mark it as having no lean form)
+    and record its checksums in MLflow; returns ``(manifest, pyfunc model)``. Imports MLflow:
+    this is the slow, one-time path. The model is read from MLflow's artifacts; a sentence encoder
+    exported before is reused only when its files match their checksums, and exported again when
+    the result differs from what MLflow recorded in its encoder files."""
     from stance.serving.onnx.export import write_artefact, write_marker
     from stance.errors import NotExportable
     from stance.tracking.registry import load_model
@@ -74,7 +108,18 @@ def rebuild_artefact(ref: ModelRef, folder: Path):
         manifest = write_artefact(estimator, folder, _source(ref), cache_root())
     except NotExportable as exc:
         write_marker(folder, _source(ref), str(exc))
-        manifest = {"exportable": False, "reason": str(exc)}
+        return {"exportable": False, "reason": str(exc)}, model
+    recorded = recorded_checksums(ref)
+    if recorded is not None and manifest["files"] != recorded:
+        shared = tuple(f"{name}/" for name in manifest.get("encoders", []))
+        differs = sorted(n for n in set(recorded) | set(manifest["files"])
+                         if n.startswith(shared) and recorded.get(n) != manifest["files"].get(n))
+        if differs:
+            log.warning("lean artefact for %s: %s differs from the checksum recorded in MLflow; "
+                        "exporting its encoders again", ref.model_uri, differs[0])
+            manifest = write_artefact(estimator, folder, _source(ref), cache_root(), fresh=True)
+    if manifest["files"] != recorded:
+        _record(ref, manifest["files"])
     return manifest, model
 
 

@@ -1,5 +1,10 @@
 """Write a lean artefact: a fitted model's spec and arrays, its sentence encoders in ONNX
-(fp32 and int8), and a manifest with the source and a checksum of every file.
+(fp32 and int8), and a manifest with the source and a checksum of every file (the reference those
+checksums are checked against is the copy recorded in MLflow: :mod:`stance.serving.onnx.cache`).
+
+An exported encoder is kept once per weights under ``encoders/<key>/`` with the checksums of its
+files (``checksums.json``); it is verified against them before an artefact links to it, and
+exported afresh when it does not match (or when ``fresh`` asks for it).
 
 Exporting needs torch and onnx (it runs once per model, when it is registered or first used);
 reading the artefact does not (:mod:`stance.serving.onnx.inference`).
@@ -22,6 +27,8 @@ from stance.io import replace_folder
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+#: The checksums of an exported encoder's files, kept beside them under ``encoders/<key>/``.
+ENCODER_CHECKSUMS = "checksums.json"
 #: ONNX operator set of the exported encoders.
 OPSET = 17
 
@@ -119,22 +126,43 @@ def export_classifier(estimator, dest: Path) -> None:
         "dimension": int(model.config.num_labels), "inputs": names, "opset": OPSET}, indent=1))
 
 
-def encoder_folder(pretrained: str | None, cache: Path) -> Path:
-    """The exported encoder for ``pretrained``, made once per weights and kept under ``cache``."""
+def _encoder_problem(dest: Path) -> str | None:
+    """Why the exported encoder in ``dest`` may not be reused (None when every file matches)."""
+    try:
+        files = json.loads((dest / ENCODER_CHECKSUMS).read_text())
+        present = sorted(p.name for p in dest.iterdir() if p.name != ENCODER_CHECKSUMS)
+        if not isinstance(files, dict) or sorted(files) != present or "encoder.json" not in files:
+            return "its checksums do not list its files"
+    except (OSError, ValueError):
+        return "no readable checksums"
+    for name, digest in files.items():
+        if sha256(dest / name) != digest:
+            return f"{name} does not match its checksum"
+    return None
+
+
+def encoder_folder(pretrained: str | None, cache: Path, fresh: bool = False) -> Path:
+    """The exported encoder for ``pretrained``, made once per weights and kept under ``cache``;
+    exported again when the kept copy does not match its checksums, or with ``fresh``."""
     from stance.models.encoders import resolve
 
     path, _ = resolve(pretrained)
     source = Path(path)
     key = _fingerprint(source) if source.is_dir() else hashlib.sha256(path.encode()).hexdigest()[:16]
     dest = cache / "encoders" / key
-    if (dest / "encoder.json").is_file():
-        return dest
+    if dest.is_dir() and not fresh:
+        problem = _encoder_problem(dest)
+        if problem is None:
+            return dest
+        log.warning("exported encoder %s: %s; exporting it again", dest, problem)
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=dest.parent))
     try:
         started = time.perf_counter()
         _export_onnx(pretrained, scratch)
         log.info("exported encoder %s to ONNX in %.1f s", pretrained or "packaged MiniLM", time.perf_counter() - started)
+        files = {p.name: sha256(p) for p in sorted(scratch.iterdir())}
+        (scratch / ENCODER_CHECKSUMS).write_text(json.dumps(files, indent=1))
         replace_folder(scratch, dest)  # or keep another process's, made in the meantime
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -148,22 +176,35 @@ def _link_or_copy(source: Path, dest: Path) -> None:
         shutil.copy2(source, dest)
 
 
-def write_manifest(folder: Path, source: dict) -> dict:
+def write_manifest(folder: Path, source: dict, encoders: list[str] = ()) -> dict:
+    """The manifest: the source, the folders holding shared sentence encoders, every file's sha256."""
     files = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*"))
              if p.is_file() and p.name != MANIFEST}
-    manifest = {"format": 1, "exportable": True, "source": source, "files": files,
+    manifest = {"format": 1, "exportable": True, "source": source, "files": files, "encoders": sorted(encoders),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
 
 
-def write_artefact(estimator, folder: Path, source: dict, cache: Path) -> dict:
-    """Export ``estimator`` into ``folder`` (replaced atomically); returns the manifest.
+def _save_arrays(arrays: dict, path: Path) -> None:
+    """``np.savez`` with fixed times in the zip: the same arrays give the same bytes (and checksum)."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, value in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w",
+                              force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(value), allow_pickle=False)
+
+
+def write_artefact(estimator, folder: Path, source: dict, cache: Path, fresh: bool = False) -> dict:
+    """Export ``estimator`` into ``folder`` (replaced atomically); returns the manifest. ``fresh``:
+    export its sentence encoders again rather than reuse the copies kept under ``cache``.
 
     Raises :class:`stance.errors.NotExportable` when the model has no lean form.
     """
-    import numpy as np
-
     from stance.serving.onnx.spec import collect_spec
 
     spec, collected = collect_spec(estimator)
@@ -171,19 +212,19 @@ def write_artefact(estimator, folder: Path, source: dict, cache: Path) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         for name, pretrained in collected.encoders.items():
-            exported = encoder_folder(pretrained, cache)
+            exported = encoder_folder(pretrained, cache, fresh)
             (scratch / name).mkdir()
             for path in exported.iterdir():
-                _link_or_copy(path, scratch / name / path.name)
+                if path.name != ENCODER_CHECKSUMS:
+                    _link_or_copy(path, scratch / name / path.name)
         for name, classifier in collected.classifiers.items():  # fine-tuned weights: this model's own
             (scratch / name).mkdir()
             started = time.perf_counter()
             export_classifier(classifier, scratch / name)
             log.info("exported the fine-tuned classifier to ONNX in %.1f s", time.perf_counter() - started)
         (scratch / "spec.json").write_text(json.dumps(spec))
-        with (scratch / "arrays.npz").open("wb") as handle:
-            np.savez(handle, **collected.arrays)
-        manifest = write_manifest(scratch, source)
+        _save_arrays(collected.arrays, scratch / "arrays.npz")
+        manifest = write_manifest(scratch, source, list(collected.encoders))
         replace_folder(scratch, folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

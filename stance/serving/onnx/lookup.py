@@ -6,10 +6,15 @@ cost seconds, so this reads the answer directly: from a sqlite store with a read
 of MLflow's registry tables, from a tracking server over its REST API. Anything else (another
 store, an unknown URI form, a query that fails) returns None, and the caller takes the MLflow
 path, which gives the full answer or the full error.
+
+The same cheap read gives the SHA-256 of every file of a run's lean artefact, recorded in a run
+tag when the artefact was built (:func:`recorded_checksums`): the reference a cached artefact is
+checked against, so that no file beside the artefact can vouch for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import urllib.parse
@@ -20,6 +25,8 @@ from pathlib import Path
 from stance.tracking.store import resolve_uri, sqlite_path
 
 TIMEOUT_S = 3.0
+#: Run tag holding a lean artefact's checksums (JSON: file name -> sha256), one per model source.
+CHECKSUM_TAG = "stance.lean.sha256"
 
 
 @dataclass(frozen=True)
@@ -112,3 +119,44 @@ def resolve_ref(model_uri: str, tracking_uri: str) -> ModelRef | None:
         return None
     run_id, source, name, version = found
     return ModelRef(model_uri, uri, run_id, source, name, version)
+
+
+def checksum_tag(source: str) -> str:
+    """The run tag with the checksums of the lean artefact built from the model at ``source``."""
+    return f"{CHECKSUM_TAG}.{hashlib.sha256(source.encode()).hexdigest()[:10]}"
+
+
+def _checksums(value: str | None) -> dict[str, str] | None:
+    try:
+        files = json.loads(value) if value else None
+    except ValueError:
+        return None
+    if not isinstance(files, dict) or not files or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in files.items()):
+        return None
+    return files
+
+
+def recorded_checksums(ref: ModelRef) -> dict[str, str] | None:
+    """The sha256 of every file of ``ref``'s lean artefact as recorded in the store when it was
+    built; None when none (or no readable one) is recorded, or the store cannot be asked cheaply."""
+    tag = checksum_tag(ref.source)
+    path = sqlite_path(ref.tracking_uri)
+    try:
+        if path is not None:
+            connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=TIMEOUT_S)
+            try:
+                row = connection.execute("SELECT value FROM tags WHERE run_uuid = ? AND key = ?",
+                                         (ref.run_id, tag)).fetchone()
+            finally:
+                connection.close()
+            return _checksums(row[0] if row else None)
+        if ref.tracking_uri.startswith(("http://", "https://")):
+            url = (f"{ref.tracking_uri.rstrip('/')}/api/2.0/mlflow/runs/get?"
+                   f"{urllib.parse.urlencode({'run_id': ref.run_id})}")
+            with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+                tags = json.loads(response.read())["run"]["data"].get("tags", [])
+            return _checksums(next((t.get("value") for t in tags if t.get("key") == tag), None))
+    except (sqlite3.Error, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None
