@@ -228,8 +228,13 @@ def adjudicate(a: list[dict[str, Any]], b: list[dict[str, Any]], decisions_path:
     """
     if {r["id"] for r in a} != {r["id"] for r in b}:
         raise StanceError("the two passes do not label the same statements")
-    decisions = {row["id"]: row for row in read_sheet(decisions_path, DECISION_FIELDS)}
     disputed = {ra["id"]: (ra, rb) for ra, rb in disagreements(a, b)}
+    if disputed and not Path(decisions_path).exists():
+        raise StanceError(f"{len(disputed)} disagreements need a decision: list them with `stance annotations "
+                          "adjudicate --list` and write one row each (CSV columns id, label, holder, note)",
+                          path=decisions_path)
+    decisions = ({row["id"]: row for row in read_sheet(decisions_path, DECISION_FIELDS)}
+                 if Path(decisions_path).exists() else {})
     for rid, row in decisions.items():
         if rid not in disputed:
             raise StanceError(f"decision for '{rid}', which the passes agree on", path=decisions_path,

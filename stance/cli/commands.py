@@ -144,7 +144,7 @@ def annotations_agreement(first: str, second: str) -> None:
 @click.option("--decisions", default=DECISIONS, show_default=True,
               help="Sheet of decisions: id, label, holder, note.")
 @click.option("--corrections", default=None, help="Sheet of later corrections (a label audit): id, label, holder, "
-              "note. [default: corrections.csv beside the decisions, if present]")
+              "note. [default: NAME.corrections.csv beside the decisions sheet NAME.csv, if present]")
 @click.option("--out", default=GOLD, show_default=True)
 @click.option("--list", "list_only", is_flag=True, help="Only list the disagreements to decide.")
 @force_option
@@ -160,7 +160,8 @@ def annotations_adjudicate(first: str, second: str, decisions: str, corrections:
         for ra, rb in disagreements(a, b):
             click.echo("\t".join(visible(v) for v in (ra["id"], ra["label"], rb["label"], ra["text"])))
         return
-    beside = Path(decisions).with_name("corrections.csv")
+    default = Path(decisions) == Path(DECISIONS)  # the seed corpus's corrections go with its own decisions only
+    beside = Path(decisions).with_name("corrections.csv" if default else f"{Path(decisions).stem}.corrections.csv")
     corrections = corrections or (str(beside) if beside.is_file() else None)
     gold = adjudicate(a, b, decisions, corrections)
     changed = write_records(gold, out, replace=force)
