@@ -39,6 +39,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any], *, replace: boo
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        # mkstemp makes the file 0600: give it the mode of the file it replaces, or the one a plain
+        # open() would (0666 less the umask), so a shared project stays readable by its group
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.is_file() else 0o666 & ~_umask())
         write(Path(tmp))
         if replace:
             os.replace(tmp, path)
@@ -46,6 +49,20 @@ def atomic_write(path: str | Path, write: Callable[[Path], Any], *, replace: boo
             _link_new(Path(tmp), path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (Linux), else by setting it back at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _link_new(tmp: Path, path: Path) -> None:

@@ -129,3 +129,23 @@ def test_atomic_write_text_refuses_a_folder(tmp_path):
     (tmp_path / "out.jsonl").mkdir()
     with pytest.raises(StanceError, match=r"out\.jsonl: exists and is not a file"):
         atomic_write_text(tmp_path / "out.jsonl", "x\n")
+
+
+def test_atomic_writes_make_files_with_the_usual_mode_and_keep_a_replaced_files_mode(tmp_path):
+    import os
+    import stat
+
+    from stance.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        new = tmp_path / "new.txt"
+        atomic_write_text(new, "a\n")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # as open() makes it, not mkstemp's 0600
+        kept = tmp_path / "kept.txt"
+        kept.write_text("a\n")
+        kept.chmod(0o640)
+        atomic_write_text(kept, "b\n")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "b\n"
+    finally:
+        os.umask(old)
