@@ -13,7 +13,6 @@ or other ones (an export on another machine or library version may differ byte f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from stance.serving.onnx.export import MANIFEST, sha256
-from stance.serving.onnx.lookup import ModelRef, checksum_tag, recorded_checksums, resolve_ref
+from stance.serving.onnx.lookup import ModelRef, checksum_tag, recorded_checksums, resolve_ref, source_key
 from stance.serving.onnx.inference import ONNX_FILE, LeanModel
 
 log = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ def cache_root() -> Path:
 
 def artefact_dir(ref: ModelRef) -> Path:
     """One folder per (run, model source): what a model version points at, which never changes."""
-    return cache_root() / f"{ref.run_id}-{hashlib.sha256(ref.source.encode()).hexdigest()[:10]}"
+    return cache_root() / f"{ref.run_id}-{source_key(ref.source)}"
 
 
 def _source(ref: ModelRef) -> dict:

@@ -363,7 +363,3 @@ class LeanModel:
     def input_limit(self) -> int | None:
         limits = [e.max_seq_length for e in self.encoders.values()]
         return min(limits) if limits else None
-
-    def truncated(self, texts: list[str], targets: list[str | None] | None = None) -> np.ndarray:
-        """Which statements are longer than :meth:`input_limit` (and are cut when predicted)."""
-        return self.predict_proba_cut(texts, targets)[1]

@@ -121,9 +121,15 @@ def resolve_ref(model_uri: str, tracking_uri: str) -> ModelRef | None:
     return ModelRef(model_uri, uri, run_id, source, name, version)
 
 
+def source_key(source: str) -> str:
+    """A short key for the logged model at ``source`` (a run may log several): it names the model's
+    cached artefact folder and its checksum tag."""
+    return hashlib.sha256(source.encode()).hexdigest()[:10]
+
+
 def checksum_tag(source: str) -> str:
     """The run tag with the checksums of the lean artefact built from the model at ``source``."""
-    return f"{CHECKSUM_TAG}.{hashlib.sha256(source.encode()).hexdigest()[:10]}"
+    return f"{CHECKSUM_TAG}.{source_key(source)}"
 
 
 def _checksums(value: str | None) -> dict[str, str] | None:
