@@ -259,3 +259,18 @@ def lean_cache(tmp_path_factory):
         os.environ.pop("STANCE_LEAN_CACHE", None)
     else:
         os.environ["STANCE_LEAN_CACHE"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory):
+    """Sentence vectors cached on disk go to a folder of this test session (not the user's cache)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("embedding-cache")
+    saved = os.environ.get("STANCE_EMBEDDING_CACHE")
+    os.environ["STANCE_EMBEDDING_CACHE"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("STANCE_EMBEDDING_CACHE", None)
+    else:
+        os.environ["STANCE_EMBEDDING_CACHE"] = saved

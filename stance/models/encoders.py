@@ -220,22 +220,37 @@ _VECTORS: dict[tuple[str | None, str, str], object] = {}
 _VECTORS_LIMIT = 500_000
 
 
-def embed(pretrained: str | None, texts: list[str], batch_size: int = 64, device: str | None = "auto"):
-    """Sentence embeddings of ``texts`` (a NumPy array), each text encoded once per process and device.
+@functools.lru_cache(maxsize=8)
+def _disk_cache(pretrained: str | None, device: str):
+    from stance.models.embedding_cache import for_encoder
 
-    The encoder is frozen, so a text's vector never changes; folds and the runs of a sweep
-    reuse it instead of encoding the same corpus again.
+    return for_encoder(pretrained, device)
+
+
+def embed(pretrained: str | None, texts: list[str], batch_size: int = 64, device: str | None = "auto"):
+    """Sentence embeddings of ``texts`` (a NumPy array), each text encoded once.
+
+    The encoder is frozen, so a text's vector never changes: vectors are kept in memory for the
+    process and on disk by content (:mod:`stance.models.embedding_cache`), so folds, the runs
+    of a sweep and later experiments reuse them instead of encoding the same corpus again.
     """
     import numpy as np
 
     device = resolve_device(device)
     missing = list(dict.fromkeys(t for t in texts if (pretrained, device, t) not in _VECTORS))
     if missing:
-        vectors = sentence_encoder(pretrained, device).encode(missing, batch_size=batch_size, convert_to_numpy=True,
-                                                              show_progress_bar=False)
+        disk = _disk_cache(pretrained, device)
+        found = disk.get(missing) if disk is not None else {}
+        todo = [t for t in missing if t not in found]
+        if todo:
+            vectors = sentence_encoder(pretrained, device).encode(todo, batch_size=batch_size, convert_to_numpy=True,
+                                                                  show_progress_bar=len(todo) >= 1024)
+            computed = dict(zip(todo, np.asarray(vectors, dtype=np.float32)))
+            if disk is not None:
+                disk.put(computed)
+            found.update(computed)
         if len(_VECTORS) + len(missing) > _VECTORS_LIMIT:
             _VECTORS.clear()
-        _VECTORS.update(((pretrained, device, t), v) for t, v in zip(missing, vectors))
-        found = dict(zip(missing, vectors))
+        _VECTORS.update(((pretrained, device, t), found[t]) for t in missing)
         return np.stack([found[t] if t in found else _VECTORS[(pretrained, device, t)] for t in texts])
     return np.stack([_VECTORS[(pretrained, device, t)] for t in texts]) if texts else np.zeros((0, 0))
