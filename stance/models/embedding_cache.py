@@ -172,20 +172,3 @@ class EmbeddingCache:
 
 def _is_hex(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def for_encoder(pretrained: str | None, device: str, precision: str = "fp32") -> EmbeddingCache | None:
-    """The cache of an encoder as the models name it (``packaged:...``, a folder or a hub id), or
-    None when the cache is switched off."""
-    from stance.models.encoders import resolve
-
-    folder = cache_folder()
-    if folder is None:
-        return None
-    path, _ = resolve(pretrained)
-    try:
-        encoder = encoder_fingerprint(path, remember=folder) if Path(path).is_dir() else f"hub:{path}"
-    except OSError as exc:
-        log.warning("embedding cache not used (cannot read the encoder's files: %s)", exc)
-        return None
-    return EmbeddingCache(folder, encoder, device, precision)

@@ -221,10 +221,23 @@ _VECTORS_LIMIT = 500_000
 
 
 @functools.lru_cache(maxsize=8)
-def _disk_cache(pretrained: str | None, device: str):
-    from stance.models.embedding_cache import for_encoder
+def _disk_cache(pretrained: str | None, device: str, precision: str = "fp32"):
+    """The on-disk vectors of an encoder as the models name it (``packaged:...``, a folder or a hub
+    id) on ``device``, or None when ``$STANCE_EMBEDDING_CACHE`` is off."""
+    import logging
 
-    return for_encoder(pretrained, device)
+    from stance.models.embedding_cache import EmbeddingCache, cache_folder, encoder_fingerprint
+
+    folder = cache_folder()
+    if folder is None:
+        return None
+    path, _ = resolve(pretrained)
+    try:
+        encoder = encoder_fingerprint(path, remember=folder) if Path(path).is_dir() else f"hub:{path}"
+    except OSError as exc:
+        logging.getLogger("stance").warning("embedding cache not used (cannot read the encoder's files: %s)", exc)
+        return None
+    return EmbeddingCache(folder, encoder, device, precision)
 
 
 def embed(pretrained: str | None, texts: list[str], batch_size: int = 64, device: str | None = "auto"):

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from stance.models.base import StanceClassifier
+from stance.models.progress import logging_steps, trainer_callback
 
 WEIGHTS_DIR = "hf"
-log = logging.getLogger("stance")
-
-
-def progress_callback(what: str):
-    """A ``TrainerCallback`` that logs each epoch's loss, the steps done and the time left."""
-    from transformers import TrainerCallback
-
-    class Progress(TrainerCallback):
-        started = 0.0
-
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.started = time.perf_counter()
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not logs or "loss" not in logs:
-                return
-            elapsed = time.perf_counter() - self.started
-            left = elapsed / max(state.global_step, 1) * max(state.max_steps - state.global_step, 0)
-            log.info("%s: epoch %.0f/%.0f, step %d/%d, loss %.4f, %.0f s so far, about %.0f s left", what,
-                     state.epoch or 0, args.num_train_epochs, state.global_step, state.max_steps, logs["loss"],
-                     elapsed, left)
-
-    return Progress()
 
 
 class FineTuneClassifier(StanceClassifier):
@@ -162,7 +138,8 @@ class FineTuneClassifier(StanceClassifier):
                 weight_decay=self.weight_decay, warmup_steps=self.warmup, seed=self.seed, data_seed=self.seed,
                 gradient_accumulation_steps=self.gradient_accumulation_steps, use_cpu=device == "cpu",
                 bf16=precision == "bf16", fp16=precision == "fp16",
-                report_to="none", save_strategy="no", logging_strategy="epoch", disable_tqdm=True,
+                report_to="none", save_strategy="no", disable_tqdm=True, logging_strategy="steps",
+                logging_steps=logging_steps(len(texts), self.batch_size, self.gradient_accumulation_steps),
                 dataloader_num_workers=0,
                 # batches of statements of similar length: about 30% less padding to compute on
                 train_sampling_strategy="group_by_length",
@@ -170,7 +147,7 @@ class FineTuneClassifier(StanceClassifier):
             trainer = Trainer(model=model, args=args, train_dataset=data,
                               data_collator=DataCollatorWithPadding(self.tokenizer_),
                               compute_loss_func=self._weighted_loss(encoded),
-                              callbacks=[progress_callback(f"fine-tuning ({precision or 'fp32'})")])
+                              callbacks=[trainer_callback(f"fine-tuning ({precision or 'fp32'})")])
             trainer.remove_callback(PrinterCallback)  # no metrics dict printed at the end
             trainer.train()
         self.model_ = trainer.model.float().eval()

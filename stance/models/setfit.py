@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.models.base import StanceClassifier
+from stance.models.progress import logging_steps, trainer_callback
 
 WEIGHTS_DIR = "setfit"
 
@@ -117,9 +118,11 @@ class SetFitClassifier(StanceClassifier):
                 num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
                 max_steps=self.max_steps, max_length=self.max_length, seed=self.seed,
                 use_amp=mixed_precision(device) is not None,
-                report_to="none", save_strategy="no", logging_strategy="no", show_progress_bar=False,
+                report_to="none", save_strategy="no", show_progress_bar=False, logging_strategy="steps",
+                # SetFit draws num_iterations positive and as many negative pairs per statement
+                logging_steps=logging_steps(2 * self.num_iterations * len(encoded), self.batch_size),
             )
-            trainer = Trainer(model=model, args=args, train_dataset=data)
+            trainer = Trainer(model=model, args=args, train_dataset=data, callbacks=[trainer_callback("SetFit")])
             trainer.remove_callback(ProgressCallback)  # SetFit does not pass disable_tqdm on
             trainer.train()
         self.model_ = model

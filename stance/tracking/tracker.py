@@ -26,6 +26,7 @@ from stance.tracking.tags import (
     MAX_PARAM_LENGTH, TAG_ERROR, TAG_EVAL, TAG_FAMILY, TAG_MODEL, TAG_MODEL_URI, TAG_OVERRIDES, TAG_ROLE, TAG_SWEEP_COMPLETE,
 )
 from stance.tracking.liveness import owner_tags, reap
+from stance.tracking.training_metrics import listening
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ class Tracker:
         run = mlflow.start_run(experiment_id=experiment_id, run_name=name, parent_run_id=parent_run_id,
                                tags={**owner_tags(), **dict(tags or {})})
         try:
-            yield run
+            with listening(run.info.run_id):
+                yield run
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stance.experiment.interrupts)
             mlflow.set_tag(TAG_ERROR, str(exc) or "interrupted")
             mlflow.end_run(status="KILLED")
