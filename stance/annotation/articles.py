@@ -168,28 +168,3 @@ def add_article(path: str | Path, seeds_dir: str | Path, pending_dir: str | Path
                  "added": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "statements": len(records)}
         atomic_write_text(seeds_dir / INDEX, dumps_jsonl([*index, entry]))
     return Added(document, article, pending, len(records), new=True)
-
-
-# --------------------------------------------------------------------------- holders
-_NAME = r"(?:[A-Z][\w’'.-]*|al-|de|von|bin)(?:\s+(?:[A-Z][\w’'.-]*|al-|de|von|of|the)){0,4}"
-_VERBS = r"(?:said|says|told|warned|stated|added|argued|insisted|claimed|noted|stressed|declared|announced|" \
-         r"wrote|tweeted|replied|explained|suggested|asserted|reiterated|confirmed|denied)"
-_PATTERNS = [
-    re.compile(rf"(?P<holder>{_NAME})(?:,\s[^,]{{2,60}},)?\s+{_VERBS}\b"),
-    re.compile(rf"\b{_VERBS}\s+(?P<holder>{_NAME})\s*(?:[.,;:!?]|$)"),
-    re.compile(rf"\baccording to (?:the\s+)?(?P<holder>{_NAME})"),
-]
-_NOT_HOLDERS = {"He", "She", "It", "They", "We", "I", "You", "This", "That", "There", "The", "A", "An", "But", "And"}
-
-
-def holders(text: str) -> list[str]:
-    """Who a statement reports as speaking ("Peskov said", "according to the Kremlin"): a
-    pattern heuristic for summaries, not a trained extractor."""
-    found = []
-    for pattern in _PATTERNS:
-        for match in pattern.finditer(text):
-            name = re.sub(r"^(?:The|the)\s+", "", match.group("holder")).strip(" .,’'")
-            name = re.sub(r"\s+(?:of|the|de|von)$", "", name)
-            if name and name not in _NOT_HOLDERS and name not in found:
-                found.append(name)
-    return found

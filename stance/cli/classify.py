@@ -13,7 +13,7 @@ import click
 
 from stance.tracking.store import CHAMPION_URI
 from stance.cli.options import (
-    console,
+    ARTICLES, console,
     tracking_uri_option, user_errors,
 )
 from stance.errors import StanceError
@@ -22,9 +22,13 @@ from stance.errors import StanceError
 @click.command("predict")
 @click.argument("statements", nargs=-1)
 @click.option("-i", "--input", "input_path", help="File of statements: .txt (one a line), .csv/.tsv or .jsonl "
-              "with a text column; '-' reads standard input.")
+              "with a text column (its other columns are copied to the output); '-' reads standard input.")
 @click.option("--article", "article", default=None, help="A new article (plain text): split into statements as the "
               "corpus is, each classified with its span, plus a summary per label and holder.")
+@click.option("--articles", "articles_dir", default=ARTICLES, show_default=True, help="With --article: the seeds "
+              "folder of 'stance corpus add'; an article listed there (same bytes) gets its document, date and URL.")
+@click.option("--date", default=None, help="With --article: the article's date (YYYY-MM-DD), for one not in the corpus.")
+@click.option("--url", default=None, help="With --article: the article's URL, for one not in the corpus.")
 @click.option("-m", "--model", "model_uri", default=None, help="Any MLflow model URI (runs:/..., models:/NAME@ALIAS). "
               f"[default: {CHAMPION_URI}]")
 @tracking_uri_option
@@ -53,7 +57,7 @@ from stance.errors import StanceError
 @click.option("--partitions", type=click.IntRange(min=1), default=None, help="With --spark: partitions to score "
               "in. [default: the input's, at least one per core]")
 @user_errors
-def predict_command(statements, input_path, article, model_uri, tracking_uri, target, text_column, target_column,
+def predict_command(statements, input_path, article, articles_dir, date, url, model_uri, tracking_uri, target, text_column, target_column,
                     input_format, prior_shift, output, force, fmt, int8, through_mlflow, spark, spark_master,
                     spark_engine, partitions) -> None:
     """Classify statements given as arguments, in a file, or on standard input.
@@ -73,6 +77,8 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
 
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    if (date or url) and not article:
+        raise StanceError("--date and --url go with --article")
     if spark:
         given = {"--input": input_path, "--article": article, "--output": output, "--prior-shift": prior_shift,
                  "--mlflow": through_mlflow, "--format": fmt != "table"}
@@ -89,7 +95,8 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
     if output and Path(output).exists() and not force:
         raise StanceError("the output file exists: add --force to replace it", path=output)
     if article:
-        _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow)
+        _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow,
+                         articles_dir=articles_dir, date=date, url=url)
         return
     if input_path == "-" or (not statements and not input_path and not sys.stdin.isatty()):
         given = read_statements(data=sys.stdin.buffer.read(), name="<stdin>", **options)
@@ -106,7 +113,12 @@ def predict_command(statements, input_path, article, model_uri, tracking_uri, ta
     table = classify(given.rows, model_uri or CHAMPION_URI, tracking_uri,
                      prior_shift=parse_mix(prior_shift) if prior_shift else None, lean=not through_mlflow,
                      precision="int8" if int8 else "fp32")
-    _emit(table, output, fmt)
+    columns = None
+    if given.extra_columns:  # a table input's other columns (date, holder, url ...) follow the predictions
+        from stance.serving.output import pass_through
+
+        table, columns = pass_through(table, given.extra_columns, given.extra)
+    _emit(table, output, fmt, columns)
 
 
 def _emit(rows: list[dict], output, fmt: str, columns: list[str] | None = None) -> None:
@@ -133,12 +145,13 @@ def _predict_spark(paths: tuple[str, ...], unused: list[str], **options) -> None
     click.echo(summary(score_spark(*paths, **options)), err=True)
 
 
-def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow) -> None:
+def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow,
+                     **where) -> None:
     from stance.serving.output import ARTICLE_COLUMNS, summary_table
     from stance.serving.predict import classify_article
 
     rows, summary = classify_article(article, model_uri or CHAMPION_URI, tracking_uri, target,
-                                     lean=not through_mlflow, precision="int8" if int8 else "fp32")
+                                     lean=not through_mlflow, precision="int8" if int8 else "fp32", **where)
     _emit(rows, output, fmt, columns=ARTICLE_COLUMNS)
     Console = type(console())
     Console(stderr=True, highlight=False).print(summary_table(summary))

@@ -12,8 +12,52 @@ from stance.labels import LABELS
 #: The columns of a prediction.
 COLUMNS = ["id", "text", "target", "label", "confidence", *(f"p_{label}" for label in LABELS)]
 
-#: Extra columns of an article's predictions: where each statement is, and who speaks in it.
-ARTICLE_COLUMNS = ["id", "start", "end", "holders", *COLUMNS[1:]]
+#: Extra columns of an article's predictions: its document, date and URL, where each statement is, and
+#: who holds it (``holder``: the holder of its stance, ``author`` when none; ``holders``: every one it names).
+ARTICLE_COLUMNS = ["id", "document", "date", "url", "start", "end", "holder", "holders", *COLUMNS[1:]]
+
+
+#: Prefix of an input column passed through whose name a prediction column already has.
+RENAMED = "input_"
+
+
+def pass_through(predictions: list[dict], extra_columns: list[str], extra: list[dict],
+                 columns: list[str] | None = None) -> tuple[list[dict], list[str]]:
+    """Predictions with the input's other columns added after the prediction columns.
+
+    Parameters
+    ----------
+    predictions : list of dict
+        One prediction per input row (:func:`stance.serving.predict.classify`).
+    extra_columns : list of str
+        The input's other columns, in its order (:class:`stance.serving.rows.Statements`).
+    extra : list of dict
+        Their values, one dict per prediction.
+    columns : list of str or None, default=None
+        The prediction columns (default :data:`COLUMNS`).
+
+    Returns
+    -------
+    rows : list of dict
+        The predictions with the extra values.
+    columns : list of str
+        The columns to write: the prediction columns, then the extra ones. An input column
+        whose name a prediction column has (e.g. ``label`` when re-scoring a predictions file)
+        never overwrites it: it is written as ``input_<name>`` (``input_input_<name>`` if that
+        is taken too, and so on).
+    """
+    columns = list(columns or COLUMNS)
+    taken, names = set(columns) | set(extra_columns), {}
+    for column in extra_columns:
+        name = column
+        if name in columns:
+            name = RENAMED + name
+            while name in taken:
+                name = RENAMED + name
+            taken.add(name)
+        names[column] = name
+    rows = [{**row, **{names[c]: values.get(c) for c in extra_columns}} for row, values in zip(predictions, extra)]
+    return rows, columns + [names[c] for c in extra_columns]
 
 
 def records(table) -> list[dict]:
@@ -76,7 +120,7 @@ def write_predictions(table, output: str | Path | None = None, fmt: str = "table
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=columns or COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(records(table))
+        writer.writerows({k: _cell(v) for k, v in row.items()} for row in records(table))
         text = buffer.getvalue()
     elif fmt == "jsonl":
         text = dumps_jsonl([{k: row.get(k) for k in columns or COLUMNS} for row in records(table)])
@@ -86,6 +130,15 @@ def write_predictions(table, output: str | Path | None = None, fmt: str = "table
         atomic_write_text(output, text)
         return None
     return text
+
+
+def _cell(value):
+    """A CSV cell: lists and objects (from a JSONL input's passed-through fields) as JSON, None as empty."""
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def summary_table(summary: dict):

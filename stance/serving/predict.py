@@ -173,29 +173,71 @@ def score(model, rows: list[dict], progress: bool | None = None,
 
 
 def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None,
-                     target: str | None = None, lean: bool = True, precision: str = "fp32") -> tuple[list[dict], dict]:
-    """Every statement of a new article (split as the corpus is, with its span) classified, and a
-    summary: counts per label and the holders found (a pattern heuristic) with their labels."""
+                     target: str | None = None, lean: bool = True, precision: str = "fp32",
+                     articles_dir: str | Path | None = None, date: str | None = None,
+                     url: str | None = None) -> tuple[list[dict], dict]:
+    """Every statement of an article classified, with its span, its holder and the article's metadata.
+
+    Parameters
+    ----------
+    path : str or Path
+        The article (plain text), split into statements as the corpus is.
+    model_uri, tracking_uri, target, lean, precision
+        As for :func:`predict`.
+    articles_dir : str, Path or None, default=None
+        The seeds folder of ``stance corpus add``: when the article's bytes are one listed in its
+        ``articles.jsonl`` (same SHA-256), its document name, date and URL fill the ``document``,
+        ``date`` and ``url`` columns and the statement ids are the corpus's.
+    date, url : str or None, default=None
+        The article's date (YYYY-MM-DD) and URL, for an article not in the corpus; given, they
+        replace the index's.
+
+    Returns
+    -------
+    rows : list of dict
+        One prediction per statement, with ``document``, ``date``, ``url`` (empty strings when
+        unknown), ``start``, ``end``, ``holder`` (:func:`stance.annotation.holders.attribute`, read
+        with the article before the statement as context; ``author`` when it reports no one) and
+        ``holders`` (every holder the statement names, ``; ``-separated).
+    summary : dict
+        Counts per label, and per holder with their labels.
+    """
+    import hashlib
     from collections import Counter
 
-    from stance.annotation.articles import holders, read_article
+    from stance.annotation.articles import (
+        _check_date,
+        _check_url,
+        read_article_bytes,
+        read_index,
+    )
     from stance.annotation.corpus import extract_document
+    from stance.annotation.holders import attribute
     from stance.labels import FOREIGN_TROOPS_TARGET
 
-    text = read_article(path)
-    statements = extract_document(Path(path).stem, text, target or FOREIGN_TROOPS_TARGET)
+    data, text = read_article_bytes(path)
+    _check_date(date)
+    _check_url(url)
+    digest = hashlib.sha256(data).hexdigest()
+    index = read_index(Path(articles_dir)) if articles_dir is not None and Path(articles_dir).is_dir() else []
+    entry = next((e for e in index if e.get("sha256") == digest), {})
+    meta = {"document": entry.get("document") or "", "date": date or entry.get("date") or "",
+            "url": url or entry.get("url") or ""}
+    statements = extract_document(meta["document"] or Path(path).stem, text, target or FOREIGN_TROOPS_TARGET)
     if not statements:
         raise StanceError("no statements found in the article (only boilerplate?)", path=path)
     rows = rows_from([{"id": s["id"], "text": s["text"], "target": s["target"]} for s in statements])
     predicted = score(load(model_uri, tracking_uri or default_tracking_uri(), lean, precision), rows, progress=False)
     out, by_holder = [], {}
     for statement, row in zip(statements, predicted):
-        found = holders(statement["text"])
-        for holder in found:
-            by_holder.setdefault(holder, Counter())[row["label"]] += 1
-        out.append({**row, "start": statement["start"], "end": statement["end"], "holders": "; ".join(found)})
+        found = attribute(statement["text"], text[: statement["start"]])
+        named = [] if found.kind == "author" else [found.holder, *found.others]
+        by_holder.setdefault(found.holder, Counter())[row["label"]] += 1
+        out.append({**row, **meta, "start": statement["start"], "end": statement["end"], "holder": found.holder,
+                    "holders": "; ".join(named)})
     counts = Counter(row["label"] for row in out)
     summary = {"article": str(path), "statements": len(out), "labels": {label: counts[label] for label in LABELS},
+               **meta,
                "holders": [{"holder": holder, "statements": sum(c.values()), **{label: c[label] for label in LABELS}}
                            for holder, c in sorted(by_holder.items(), key=lambda item: -sum(item[1].values()))]}
     return out, summary

@@ -5,7 +5,7 @@ standard input, DataFrames, request bodies and Spark batches, through one normal
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stance.errors import StanceError
@@ -23,10 +23,16 @@ def statement_row(text: str, given_id, given_target, number: int, default_target
 @dataclass
 class Statements:
     """Statements to classify (``rows``: dicts with id, text, target), and how many blank ones
-    were skipped. ``frame`` gives them as a DataFrame."""
+    were skipped. ``frame`` gives them as a DataFrame.
+
+    ``extra_columns`` are a table input's other columns (all but the text, target and id
+    columns, in the input's order) and ``extra`` their values, one dict per row of ``rows``:
+    what ``stance predict -i`` passes through to its output."""
 
     rows: list[dict]
     blank: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    extra: list[dict] = field(default_factory=list)
 
     @property
     def frame(self):
@@ -42,17 +48,19 @@ def _decode(data: bytes, name: str) -> str:
         raise StanceError("not valid UTF-8", path=name, line=data[: exc.start].count(b"\n") + 1) from None
 
 
-def _rows_from_text(text: str, name: str, kind: str, text_column: str) -> tuple[list[tuple[int, dict]], int]:
-    """``(line, row)`` pairs and the number of blank lines of a plain, CSV/TSV or JSONL input."""
+def _rows_from_text(text: str, name: str, kind: str,
+                    text_column: str) -> tuple[list[str], list[tuple[int, dict]], int]:
+    """Column names, ``(line, row)`` pairs and the number of blank lines of a plain, CSV/TSV or JSONL input."""
     if kind == "text":
-        return [(number, {text_column: line}) for number, line in enumerate(text.splitlines(), start=1)], 0
+        return [text_column], [(number, {text_column: line})
+                               for number, line in enumerate(text.splitlines(), start=1)], 0
     names, rows, blank = parse_table(text, name, kind)
     if kind != "jsonl" and text_column not in names:
         raise StanceError(f"missing column '{text_column}' (columns: {', '.join(names) or 'none'})", path=name)
     for number, row in rows:
         if text_column not in row:
             raise StanceError(f"no '{text_column}' field", path=name, line=number)
-    return rows, blank
+    return names, rows, blank
 
 
 def _kind(name: str, fmt: str | None) -> str:
@@ -88,7 +96,9 @@ def read_statements(statements: Iterable[str] = (), *, path: str | Path | None =
     Returns
     -------
     Statements
-        ``rows`` (dicts with id, text, target) and ``blank``, the number of blank statements skipped.
+        ``rows`` (dicts with id, text, target) and ``blank``, the number of blank statements skipped;
+        for a CSV, TSV or JSONL input also ``extra_columns`` and ``extra``, the values of its other
+        columns (a JSONL input's columns are its keys, in the order first seen).
 
     Raises
     ------
@@ -102,20 +112,22 @@ def read_statements(statements: Iterable[str] = (), *, path: str | Path | None =
             raise StanceError("input file not found", path=path)
         data, name = path.read_bytes(), str(path)
     if data is not None:
-        rows, blank = _rows_from_text(_decode(data, name), name, _kind(name, fmt), text_column)
+        names, rows, blank = _rows_from_text(_decode(data, name), name, _kind(name, fmt), text_column)
     else:
-        rows, blank = [(k, {text_column: s}) for k, s in enumerate(statements, start=1)], 0
-    kept = []
+        names, rows, blank = [], [(k, {text_column: s}) for k, s in enumerate(statements, start=1)], 0
+    extra_columns = [c for c in names if c not in (text_column, target_column, id_column)]
+    kept, extra = [], []
     for number, row in rows:
         text = row.get(text_column)
         if not isinstance(text, str) or not text.strip():
             blank += 1
             continue
         kept.append(statement_row(text, row.get(id_column), row.get(target_column), number, target))
+        extra.append({c: row.get(c) for c in extra_columns})
     if not kept:
         where = f" ({blank} blank skipped)" if blank else ""
         raise StanceError(f"no statements to classify{where}", path=None if data is None else name)
-    return Statements(kept, blank)
+    return Statements(kept, blank, extra_columns, extra if extra_columns else [])
 
 
 def rows_from(statements, target: str | None = None) -> list[dict]:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from stance.annotation.active import labels_saved, select, simulate, summarise, uncertainty
-from stance.annotation.articles import add_article, holders
+from stance.annotation.articles import add_article
+from stance.annotation.holders import holder
 from stance.annotation.labelstudio import import_export, labelling_config, tasks
 from stance.annotation.passes import validate_file
 from stance.errors import StanceError
@@ -73,11 +74,11 @@ def test_corpus_add_command_errors_and_no_op(tiny_seeds, tmp_path):
     assert out.returncode == 0 and "already in the corpus" in out.stdout and "nothing done" in out.stdout
 
 
-def test_holders_heuristic_finds_reported_speakers():
-    assert holders("Sweden said on Tuesday it was ready.") == ["Sweden"]
-    assert holders('"Never," said Dmitry Peskov.') == ["Dmitry Peskov"]
-    assert holders("Troops are a threat, according to the Kremlin.") == ["Kremlin"]
-    assert holders("He said it was unacceptable.") == []
+def test_the_holder_of_a_statement_is_who_it_reports_speaking_or_the_author():
+    assert holder("Sweden said on Tuesday it was ready.") == "Sweden"
+    assert holder('"Never," said Dmitry Peskov.') == "Dmitry Peskov"
+    assert holder("Troops are a threat, according to the Kremlin.") == "Kremlin"
+    assert holder("Troops would be a mistake.") == "author"
 
 
 # ----------------------------------------------------------------------------- predict --article

@@ -219,3 +219,61 @@ def test_a_mistyped_store_is_reported_and_never_created(tmp_path):
         assert proc.returncode == 2 and f"no MLflow store at {missing}" in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "typo").exists()
+
+
+# ----------------------------------------------------------------------------- an article's holders and metadata
+ARTICLE = Path(__file__).resolve().parents[1] / "fixtures/new_article.txt"
+
+
+def test_article_rows_carry_holders_and_the_corpus_index_metadata(registered, tiny_seeds, tmp_path):
+    from stance.annotation.articles import add_article
+    from stance.serving.output import ARTICLE_COLUMNS
+    from stance.serving.predict import classify_article
+
+    added = add_article(ARTICLE, tiny_seeds, tmp_path / "pending", url="https://example.org/nordic",
+                        date="2025-03-04")
+    rows, summary = classify_article(ARTICLE, registered["model"], registered["uri"], articles_dir=tiny_seeds)
+    pending = [json.loads(line) for line in added.pending.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [p["id"] for p in pending]  # the corpus's statement ids
+    assert {(r["document"], r["date"], r["url"]) for r in rows} == {(added.document, "2025-03-04",
+                                                                      "https://example.org/nordic")}
+    holders = {r["text"][:20]: r["holder"] for r in rows}
+    assert holders["Sweden said on Tuesd"] == "Sweden" and holders['"We will not leave U'] == "Ulf Kristersson"
+    assert holders["Finland has not deci"] == "Finnish defence ministry" and holders["The Kremlin warned t"] == "Kremlin"
+    assert holders["Talks on a ceasefire"] == "author" and [r["holders"] for r in rows][-1] == ""
+    by_holder = {h["holder"]: h["statements"] for h in summary["holders"]}
+    assert sum(by_holder.values()) == len(rows) and by_holder["Sweden"] == 1 and by_holder["author"] >= 1
+    assert set(ARTICLE_COLUMNS) <= set(rows[0]) and summary["url"] == "https://example.org/nordic"
+
+    # an article not in the corpus: empty, or given
+    rows, _ = classify_article(ARTICLE, registered["model"], registered["uri"], articles_dir=tmp_path / "none",
+                               date="2025-04-01")
+    assert {(r["document"], r["date"], r["url"]) for r in rows} == {("", "2025-04-01", "")}
+    with pytest.raises(StanceError, match=r"--url 'ftp://x' is not an http\(s\) URL"):
+        classify_article(ARTICLE, registered["model"], registered["uri"], url="ftp://x")
+
+
+@pytest.mark.slow
+def test_cli_article_columns_from_the_index_and_options(registered, tiny_seeds, tmp_path):
+    import csv
+
+    added = stance("corpus", "add", str(ARTICLE), "--articles", str(tiny_seeds), "--pending", str(tmp_path / "p"),
+                   "--url", "https://example.org/nordic", "--date", "2025-03-04", registered=registered)
+    assert added.returncode == 0, added.stderr
+    out = stance("predict", "--article", str(ARTICLE), "--articles", str(tiny_seeds), "-m", registered["model"],
+                 "-o", str(tmp_path / "a.csv"), registered=registered)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader((tmp_path / "a.csv").open()))
+    assert rows and {(r["date"], r["url"]) for r in rows} == {("2025-03-04", "https://example.org/nordic")}
+    assert rows[0]["document"].startswith("000_") and rows[1]["holder"] == "Sweden" and "Sweden" in out.stderr
+    given = stance("predict", "--article", str(ARTICLE), "--articles", str(tmp_path / "none"), "-m",
+                   registered["model"], "--date", "2025-04-01", "--url", "https://example.org/x", "-f", "jsonl",
+                   registered=registered)
+    assert given.returncode == 0, given.stderr
+    assert {(json.loads(line)["date"], json.loads(line)["url"], json.loads(line)["document"])
+            for line in given.stdout.splitlines()} == {("2025-04-01", "https://example.org/x", "")}
+    bad = stance("predict", "-m", registered["model"], "--date", "2025-04-01", "A statement.", registered=registered)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: --date and --url go with --article"
+    bad = stance("predict", "--article", str(ARTICLE), "-m", registered["model"], "--date", "April",
+                 registered=registered)
+    assert bad.returncode == 2 and "--date 'April' is not a date of the form YYYY-MM-DD" in bad.stderr
