@@ -8,10 +8,15 @@ from stance.tables import markdown_table
 ERROR_COLUMNS = ("id", "document", "holder", "gold", "predicted", "confidence", "text")
 
 
-def misclassified(predictions):
-    """The out-of-fold predictions that are wrong, most confident first (a DataFrame)."""
+def misclassified(predictions, explanations: dict[str, str] | None = None):
+    """The out-of-fold predictions that are wrong, most confident first (a DataFrame); with
+    ``explanations`` (id -> the words that moved the prediction) of which one names a word, an
+    ``explanation`` column too (a model no word moves, such as a majority baseline, gets none)."""
     wrong = predictions[predictions["gold"] != predictions["predicted"]].rename(columns={"group": "document"})
-    return wrong.sort_values(["confidence", "id"], ascending=[False, True], kind="stable")[list(ERROR_COLUMNS)]
+    wrong = wrong.sort_values(["confidence", "id"], ascending=[False, True], kind="stable")[list(ERROR_COLUMNS)]
+    if any(explanations.values() if explanations else ()):
+        wrong = wrong.assign(explanation=[explanations.get(str(i), "") for i in wrong["id"]])
+    return wrong
 
 
 def _cell(text: str) -> str:
@@ -27,9 +32,12 @@ def errors_markdown(errors, title: str = "Misclassified statements") -> str:
     if pairs:
         lines += [markdown_table(["gold", "predicted", "statements"],
                                  [[g, p, str(n)] for (g, p), n in pairs.most_common()], ["---", "---", "---:"]), ""]
+        words = "explanation" in errors.columns  # the words that moved the prediction (occlusion, signed)
         lines.append(markdown_table(
-            ["gold", "predicted", "confidence", "holder", "document", "statement"],
+            ["gold", "predicted", "confidence", "holder", "document", "statement",
+             *(["words towards the prediction"] if words else [])],
             [[r["gold"], r["predicted"], f"{r['confidence']:.3f}", _cell(r["holder"]), _cell(r["document"]),
-              _cell(r["text"])] for r in errors.to_dict(orient="records")],
-            ["---", "---", "---:", "---", "---", "---"]))
+              _cell(r["text"]), *([_cell(r["explanation"])] if words else [])]
+             for r in errors.to_dict(orient="records")],
+            ["---", "---", "---:", "---", "---", "---", *(["---"] if words else [])]))
     return "\n".join(lines) + "\n"

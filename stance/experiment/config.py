@@ -79,6 +79,7 @@ class ReportSchema:
     curve_x: str = "n_train_mean"  # the metric on its x axis (n_extra_mean: extra training statements)
     reference: Optional[str] = None  # e.g. extra_train.sample=0: also test each run against that setting
     against: Optional[str] = None  # e.g. model-zoo: add that MLflow experiment's best run (the CPU champion's sweep)
+    explain_errors: int = 20  # misclassified statements per fold whose strongest words errors.md shows (0: off)
 
 
 @dataclass

@@ -125,6 +125,7 @@ class _CrossValidation:
     predictions: Any  # out-of-fold predictions, one row per test statement
     pairs: list[tuple[list[str], list[str]]]  # (gold, predicted) per fold
     estimators: list[Any]
+    explanations: dict[str, str] = field(default_factory=dict)  # misclassified id -> its strongest words
 
 
 def _resolved_config(cfg) -> dict[str, Any]:
@@ -196,16 +197,18 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
     import pandas as pd
 
     from stance.errors import StanceError
+    from stance.evaluation.attribution import explain_errors
     from stance.evaluation.metrics import HEADLINE, expected_calibration_error, fold_metrics
 
     name = cfg.model.name
-    per_fold, tables, pairs, estimators = [], [], [], []
+    per_fold, tables, pairs, estimators, explained = [], [], [], [], {}
     for k, fold in enumerate(setup.folds):
         train_data, n_train = _training_data(fold.train, setup.fraction, setup.extra, cfg.seed + k)
         if len(set(train_data["label"])) < 2:
             raise StanceError(f"fold {k + 1} (held out {fold.name}): the training data has only one label")
         estimator = setup.estimators()
         rows, timing = _fold_predictions(fold, train_data, estimator, k, setup.prior_shift)
+        explained.update(explain_errors(estimator, rows, cfg.report.get("explain_errors", 0)))
         metrics = fold_metrics(rows["gold"], rows["predicted"])
         metrics["ece"] = expected_calibration_error(rows["confidence"], np.equal(rows["gold"], rows["predicted"]))
         metrics.update(timing, n_train=n_train)
@@ -223,7 +226,7 @@ def _cross_validate(cfg, setup: _Setup, tracker) -> _CrossValidation:
         log.info("%s: fold %d/%d (held out %s, %d statements, trained on %d): macro-F1 %.3f, F_avg %.3f, "
                  "fit %.1f s", name, k + 1, len(setup.folds), fold.name, metrics["n"], len(train_data),
                  metrics["macro_f1"], metrics["f_avg"], timing["fit_seconds"])
-    return _CrossValidation(per_fold, pd.concat(tables, ignore_index=True), pairs, estimators)
+    return _CrossValidation(per_fold, pd.concat(tables, ignore_index=True), pairs, estimators, explained)
 
 
 def _summary(cfg, cv: _CrossValidation) -> dict[str, float]:
@@ -264,7 +267,7 @@ def _log_evaluation(tracker, name: str, cv: _CrossValidation) -> None:
                       "fold_metrics.csv")
     tracker.log_text(classification_report(predictions["gold"], predictions["predicted"]),
                      "classification_report.txt")
-    errors = misclassified(predictions)
+    errors = misclassified(predictions, cv.explanations)
     tracker.log_frame(errors, "errors.csv")
     tracker.log_text(errors_markdown(errors, title=f"{name}: misclassified statements"), "errors.md")
     pooled_confusion = fold_metrics(predictions["gold"], predictions["predicted"])["confusion"]
