@@ -90,3 +90,57 @@ def stop_process(process) -> None:
     process.wait(timeout=30)
     if getattr(process, "log", None):
         process.log.close()
+
+
+# ---------------------------------------------------------------------- Label Studio
+#: The API token of the test user (40 characters, as Label Studio wants).
+LABEL_STUDIO_TOKEN = "5f1e0c9a7b3d2e4f6a8b0c1d2e3f4a5b6c7d8e9f"
+LABEL_STUDIO_INSTALL = "python3 -m venv .venv-labelstudio && .venv-labelstudio/bin/pip install -r labelstudio.txt"
+
+
+def label_studio() -> str:
+    """The label-studio executable: $STANCE_LABEL_STUDIO, the project's .venv-labelstudio, or PATH."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    root = Path(__file__).resolve().parents[1]
+    for candidate in (os.environ.get("STANCE_LABEL_STUDIO"), root / ".venv-labelstudio/bin/label-studio",
+                      shutil.which("label-studio")):
+        if candidate and Path(candidate).is_file():
+            return str(candidate)
+    pytest.fail(f"Label Studio is not installed: {LABEL_STUDIO_INSTALL} (the README's test command does this)")
+
+
+def start_label_studio(folder, port: int, **env: str):
+    """A real Label Studio on 127.0.0.1:``port`` with one user (token :data:`LABEL_STUDIO_TOKEN`),
+    its data in ``folder``; ``env`` adds settings (e.g. ML_BLOCK_LOCAL_IP). Stop it with stop_process."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    settings = {**os.environ, "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false", "SENTRY_DSN": "",
+                "FRONTEND_SENTRY_DSN": "", "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true", **env}
+    log = open(Path(folder) / "labelstudio.log", "w")
+    process = subprocess.Popen(
+        [label_studio(), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
+         "--data-dir", str(Path(folder) / "ls-data"), "--username", "tester@example.com",
+         "--password", "stance-test-pw1", "--user-token", LABEL_STUDIO_TOKEN, "--enable-legacy-api-token"],
+        env=settings, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process.log = log
+    return process
+
+
+def label_studio_api(port: int, method: str, path: str, body=None):
+    """One call to Label Studio's API as the test user; the JSON answer (None when empty)."""
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                     headers={"Authorization": f"Token {LABEL_STUDIO_TOKEN}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None

@@ -13,7 +13,10 @@ import click
 
 from stance.tracking.store import CHAMPION_ALIAS, REGISTERED_MODEL
 from stance.cli.annotate import corpus_add, labelstudio, suggest, suggest_simulate
+from stance.cli.backend import backend_command
 from stance.cli.classify import predict_command, serve_command
+from stance.cli.explain import explain_command
+from stance.cli.report import report_command
 from stance.cli.options import (
     AUDIT, DATASHEET, DECISIONS, GOLD, GUIDELINES, PASSES, PASS_A, PASS_B, STATEMENTS, WRITTEN, WRITTEN_GOLD,
     articles_option, console, force_option, tracking_uri_option, user_errors,
@@ -394,6 +397,9 @@ main.add_command(predict_command)
 main.add_command(serve_command)
 main.add_command(suggest)
 main.add_command(suggest_simulate)
+main.add_command(explain_command)
+main.add_command(report_command)
+labelstudio.add_command(backend_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

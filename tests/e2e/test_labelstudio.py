@@ -11,39 +11,18 @@ an agreement.
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests_helpers import free_port, wait_until_up
+from tests_helpers import LABEL_STUDIO_TOKEN as TOKEN, free_port, label_studio, wait_until_up
+from tests_helpers import label_studio_api as api
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTICLE = ROOT / "tests/fixtures/new_article.txt"
-TOKEN = "5f1e0c9a7b3d2e4f6a8b0c1d2e3f4a5b6c7d8e9f"  # 40 characters, as Label Studio wants
-INSTALL = "python3 -m venv .venv-labelstudio && .venv-labelstudio/bin/pip install -r labelstudio.txt"
-
-
-def label_studio() -> str:
-    """The label-studio executable: $STANCE_LABEL_STUDIO, the project's .venv-labelstudio, or PATH."""
-    for candidate in (os.environ.get("STANCE_LABEL_STUDIO"), ROOT / ".venv-labelstudio/bin/label-studio",
-                      shutil.which("label-studio")):
-        if candidate and Path(candidate).is_file():
-            return str(candidate)
-    pytest.fail(f"Label Studio is not installed: {INSTALL} (the README's test command does this)")
-
-
-def api(port: int, method: str, path: str, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                     headers={"Authorization": f"Token {TOKEN}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
 
 
 def stance(*args):
