@@ -245,32 +245,28 @@ def registered(tmp_path_factory):
             "home": home, "cfg": cfg}
 
 
+def _session_folder(tmp_path_factory, variable: str, name: str):
+    """Point ``$variable`` at a new folder of this test session while the session runs."""
+    import os
+
+    folder = tmp_path_factory.mktemp(name)
+    saved = os.environ.get(variable)
+    os.environ[variable] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = saved
+
+
 @pytest.fixture(scope="session", autouse=True)
 def lean_cache(tmp_path_factory):
     """Lean artefacts (and the encoders exported to ONNX) go to a folder of this test session,
     so every session exports them afresh and nothing is left in the user's cache."""
-    import os
-
-    folder = tmp_path_factory.mktemp("lean-cache")
-    saved = os.environ.get("STANCE_LEAN_CACHE")
-    os.environ["STANCE_LEAN_CACHE"] = str(folder)
-    yield folder
-    if saved is None:
-        os.environ.pop("STANCE_LEAN_CACHE", None)
-    else:
-        os.environ["STANCE_LEAN_CACHE"] = saved
+    yield from _session_folder(tmp_path_factory, "STANCE_LEAN_CACHE", "lean-cache")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def embedding_cache(tmp_path_factory):
     """Sentence vectors cached on disk go to a folder of this test session (not the user's cache)."""
-    import os
-
-    folder = tmp_path_factory.mktemp("embedding-cache")
-    saved = os.environ.get("STANCE_EMBEDDING_CACHE")
-    os.environ["STANCE_EMBEDDING_CACHE"] = str(folder)
-    yield folder
-    if saved is None:
-        os.environ.pop("STANCE_EMBEDDING_CACHE", None)
-    else:
-        os.environ["STANCE_EMBEDDING_CACHE"] = saved
+    yield from _session_folder(tmp_path_factory, "STANCE_EMBEDDING_CACHE", "embedding-cache")

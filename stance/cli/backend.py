@@ -199,9 +199,4 @@ def backend_command(model_uri, tracking_uri, host, port, labels_dir, label_studi
     source = f"annotations from {label_studio_url}" if label_studio_url and api_key else "annotations from webhooks"
     click.echo(f"Label Studio ML backend for {model_uri} on http://{host}:{server.port} ({source} -> {labels_dir}; "
                "Ctrl-C stops)", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.socket.close()
+    server.run_until_interrupted()

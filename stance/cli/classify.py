@@ -203,9 +203,4 @@ def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow, rel
     shown = f"version {version}, " if version else ""
     click.echo(f"serving {uri} ({shown}{model.how}) on http://{host}:{server.port}  "
                "(GET /health, POST /predict; Ctrl-C stops)", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.socket.close()
+    server.run_until_interrupted()

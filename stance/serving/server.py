@@ -314,6 +314,15 @@ class Server:
     def run(self) -> None:
         self.uvicorn.run(sockets=[self.socket])
 
+    def run_until_interrupted(self) -> None:
+        """:meth:`run` in the foreground (the CLI): Ctrl-C stops it quietly and the socket is closed."""
+        try:
+            self.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.socket.close()
+
     def start(self, timeout: float = 30.0) -> "Server":
         self.thread = threading.Thread(target=self.run, name="stance-serve", daemon=True)
         self.thread.start()

@@ -5,12 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import mlflow
-
-from stance.errors import StanceError
-from stance.tracking.liveness import owner_tags
-from stance.tracking.store import store_error
-from stance.tracking.tags import MAX_PARAM_LENGTH, TAG_ROLE
 from stance.tracking.tracker import Tracker
 
 #: The experiment reports go to unless told otherwise.
@@ -45,22 +39,4 @@ def log_report(tracking_uri: str, files: Sequence[str | Path], params: Mapping[s
     stance.errors.StanceError
         A store that cannot be used or written: one line.
     """
-    tracker = Tracker(tracking_uri, experiment)
-    experiment_id = tracker.connect()
-    client = tracker.client
-    try:
-        run_id = client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "report", **owner_tags()}).info.run_id
-    except mlflow.exceptions.MlflowException as exc:
-        raise StanceError(store_error(tracker.uri, exc)) from None
-    try:
-        for key, value in params.items():
-            client.log_param(run_id, key, str(value)[:MAX_PARAM_LENGTH])
-        for key, value in metrics.items():
-            client.log_metric(run_id, key, float(value))
-        for path in files:
-            client.log_artifact(run_id, str(path))
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id, status="FINISHED")
-    return run_id
+    return Tracker(tracking_uri, experiment).log_files_run(name, "report", files, params, metrics)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -225,16 +225,28 @@ class Tracker:
     def log_comparison(self, name: str, files: list[Path], params: Mapping[str, str],
                        metrics: Mapping[str, float]) -> str:
         """A run (role ``comparison``) holding a comparison's table and figures; returns its id."""
+        return self.log_files_run(name, "comparison", files, params, metrics)
+
+    def log_files_run(self, name: str, role: str, files: Sequence[str | Path], params: Mapping[str, object],
+                      metrics: Mapping[str, float]) -> str:
+        """One finished run (tag ``stance.role=<role>``) holding files, parameters and headline
+        numbers (a comparison, a report); it ends FAILED if logging stops half-way. Returns its id."""
         experiment_id = self.connect()
         client = self.client
-        run = client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: "comparison"})
-        run_id = run.info.run_id
-        for key, value in params.items():
-            client.log_param(run_id, key, str(value)[:MAX_PARAM_LENGTH])
-        for key, value in metrics.items():
-            client.log_metric(run_id, key, float(value))
-        for path in files:
-            client.log_artifact(run_id, str(path))
+        try:
+            run_id = client.create_run(experiment_id, run_name=name, tags={TAG_ROLE: role, **owner_tags()}).info.run_id
+        except mlflow.exceptions.MlflowException as exc:
+            raise StanceError(store_error(self.uri, exc)) from None
+        try:
+            for key, value in params.items():
+                client.log_param(run_id, key, str(value)[:MAX_PARAM_LENGTH])
+            for key, value in metrics.items():
+                client.log_metric(run_id, key, float(value))
+            for path in files:
+                client.log_artifact(run_id, str(path))
+        except BaseException:
+            client.set_terminated(run_id, status="FAILED")
+            raise
         client.set_terminated(run_id, status="FINISHED")
         return run_id
 

@@ -7,17 +7,7 @@ import pytest
 
 from stance.evaluation.attribution import Block, describe, explain_errors, linear, ngrams, occlusion, remove, words
 
-LABELS = ("support", "oppose", "neutral")
-#: A known model: each word adds its weight to the support score; the other scores are 0.
-SUPPORT = {"send": 3.0, "troops": 1.5, "ready": 0.8, "never": -2.5}
-
-
-def known_proba(texts):
-    scores = np.zeros((len(texts), 3))
-    for row, text in enumerate(texts):
-        scores[row, 0] = sum(SUPPORT.get(w.token.lower(), 0.0) for w in words(text))
-    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+from tests_helpers import LABELS, known_proba
 
 
 def test_words_and_removal_keep_spans_and_spacing():
