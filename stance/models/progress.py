@@ -3,45 +3,64 @@ whoever records the run, without the models knowing about MLflow.
 
 A model that trains for minutes passes :func:`trainer_callback` to its ``Trainer`` (fine-tuning,
 SetFit). The callback prints, about ten times an epoch, the epoch, the step, the loss and the
-time left, and reports each logged value (loss, learning rate, epoch) as a training metric:
-a log record on the :data:`METRICS_LOGGER` logger that carries the values and the step. The
-tracker (:mod:`stance.tracking.tracker`) listens on that logger while a run is open and logs the
-values to the run as steps, so that a running job can be watched in the MLflow UI; without a
-listener the records go nowhere (the logger does not propagate to the terminal).
+time left, and reports each logged value (loss, learning rate, epoch) as a training metric to the
+listeners registered with :func:`listening`. The tracker (:mod:`stance.tracking.training_metrics`)
+listens while a run is open and logs the values to it as steps, so that a running job can be
+watched in the MLflow UI; with no listener the values go nowhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import threading
 import time
+from collections.abc import Iterator
+from typing import Protocol
 
 log = logging.getLogger("stance")
 
-#: The logger that carries training metrics to the tracker; a record has ``stance_metrics`` (a
-#: dict of floats) and ``stance_step``, or ``stance_fit`` (the name of a fit that begins).
-METRICS_LOGGER = "stance.metrics"
 #: Progress lines per epoch on the terminal (and metric points per epoch in the run).
 LINES_PER_EPOCH = 10
 
 
-def _metrics_logger() -> logging.Logger:
-    logger = logging.getLogger(METRICS_LOGGER)
-    logger.propagate = False  # values for the tracker, not lines for the terminal
-    logger.setLevel(logging.INFO)
-    return logger
+class Listener(Protocol):
+    """What receives training metrics: the start of each fit, then values by step."""
+
+    def fit_started(self, name: str) -> None: ...
+
+    def metrics(self, values: dict[str, float], step: int) -> None: ...
+
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def listening(listener: Listener) -> Iterator[Listener]:
+    """Send the training metrics reported while the block runs to ``listener`` too."""
+    with _lock:
+        _listeners.append(listener)
+    try:
+        yield listener
+    finally:
+        with _lock:
+            _listeners.remove(listener)
 
 
 def report_fit(name: str) -> None:
     """Say that a fit begins (the tracker numbers the fits of a run: the folds, then the final model)."""
-    _metrics_logger().info("fit %s", name, extra={"stance_fit": name})
+    for listener in list(_listeners):
+        listener.fit_started(name)
 
 
 def report_metrics(metrics: dict[str, float], step: int) -> None:
-    """Hand training metrics at ``step`` to the tracker listening, if any."""
+    """Hand training metrics at ``step`` to the listeners, if any (NaN and infinite values are dropped)."""
     values = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     if values:
-        _metrics_logger().info("metrics", extra={"stance_metrics": values, "stance_step": int(step)})
+        for listener in list(_listeners):
+            listener.metrics(values, int(step))
 
 
 def logging_steps(n_examples: int, batch_size: int, accumulation: int = 1) -> int:
