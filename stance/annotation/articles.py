@@ -95,12 +95,12 @@ class Added:
     new: bool
 
 
-def _check_url(url: str | None) -> None:
+def check_url(url: str | None) -> None:
     if url is not None and not re.match(r"^https?://[^\s/]+\S*$", url):
         raise StanceError(f"--url '{url}' is not an http(s) URL")
 
 
-def _check_date(date: str | None) -> None:
+def check_date(date: str | None) -> None:
     if date is None:
         return
     try:
@@ -112,6 +112,15 @@ def _check_date(date: str | None) -> None:
 def _next_number(seeds_dir: Path) -> int:
     numbers = [int(p.name[:3]) for p in seeds_dir.glob("*.txt") if p.name[:3].isdigit()]
     return max(numbers, default=-1) + 1
+
+
+def indexed(seeds_dir: str | Path | None, data: bytes) -> dict[str, Any]:
+    """The index entry of the article with these bytes (``document``, ``date``, ``url`` ...), or {}
+    when it was never added (or there is no seeds folder)."""
+    if seeds_dir is None or not Path(seeds_dir).is_dir():
+        return {}
+    digest = hashlib.sha256(data).hexdigest()
+    return next((e for e in read_index(Path(seeds_dir)) if e.get("sha256") == digest), {})
 
 
 def read_index(seeds_dir: Path) -> list[dict[str, Any]]:
@@ -144,8 +153,8 @@ def add_article(path: str | Path, seeds_dir: str | Path, pending_dir: str | Path
     """
     seeds_dir, pending_dir, path = Path(seeds_dir), Path(pending_dir), Path(path)
     data, text = read_article_bytes(path, max_bytes)
-    _check_url(url)
-    _check_date(date)
+    check_url(url)
+    check_date(date)
     digest = hashlib.sha256(data).hexdigest()
     if not seeds_dir.is_dir():
         raise StanceError("seeds folder not found", path=seeds_dir)

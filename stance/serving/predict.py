@@ -202,25 +202,17 @@ def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_
     summary : dict
         Counts per label, and per holder with their labels.
     """
-    import hashlib
     from collections import Counter
 
-    from stance.annotation.articles import (
-        _check_date,
-        _check_url,
-        read_article_bytes,
-        read_index,
-    )
+    from stance.annotation.articles import check_date, check_url, indexed, read_article_bytes
     from stance.annotation.corpus import extract_document
     from stance.annotation.holders import attribute
     from stance.labels import FOREIGN_TROOPS_TARGET
 
     data, text = read_article_bytes(path)
-    _check_date(date)
-    _check_url(url)
-    digest = hashlib.sha256(data).hexdigest()
-    index = read_index(Path(articles_dir)) if articles_dir is not None and Path(articles_dir).is_dir() else []
-    entry = next((e for e in index if e.get("sha256") == digest), {})
+    check_date(date)
+    check_url(url)
+    entry = indexed(articles_dir, data)
     meta = {"document": entry.get("document") or "", "date": date or entry.get("date") or "",
             "url": url or entry.get("url") or ""}
     statements = extract_document(meta["document"] or Path(path).stem, text, target or FOREIGN_TROOPS_TARGET)
