@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from stance.cli.options import tracking_uri_option, user_errors
+from stance.cli.options import precision_option, tracking_uri_option, user_errors
 from stance.errors import StanceError
 from stance.tracking.store import CHAMPION_URI
 
@@ -178,23 +178,24 @@ def backend_server(model_uri: str = CHAMPION_URI, tracking_uri: str | None = Non
               "[default model: the current champion's]")
 @click.option("--candidate-alias", default=CANDIDATE, show_default=True,
               help="Alias of a retrained version that does not beat the champion.")
-@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder.")
+@precision_option
 @click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow, not its lean artefact.")
 @user_errors
 def backend_command(model_uri, tracking_uri, host, port, labels_dir, label_studio_url, api_key, annotator, overrides,
-                    candidate_alias, int8, through_mlflow) -> None:
+                    candidate_alias, precision, through_mlflow) -> None:
     """Serve the champion as a Label Studio ML backend: pre-labels, and retraining on saved labels.
 
     Connect it in Label Studio (Settings > Model, or POST /api/ml with its URL). Each saved
     annotation (webhook) retrains in the background; the new version takes the alias only if it
     beats the champion on the same statements."""
     from stance.experiment.jobs import quiet_libraries
+    from stance.serving.precision import resolve
 
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     server = backend_server(model_uri, tracking_uri, host, port, labels_dir=labels_dir,
                             label_studio_url=label_studio_url, api_key=api_key, annotator=annotator,
-                            overrides=overrides, lean=not through_mlflow, precision="int8" if int8 else "fp32",
+                            overrides=overrides, lean=not through_mlflow, precision=resolve(precision),
                             candidate_alias=candidate_alias)
     source = f"annotations from {label_studio_url}" if label_studio_url and api_key else "annotations from webhooks"
     click.echo(f"Label Studio ML backend for {model_uri} on http://{host}:{server.port} ({source} -> {labels_dir}; "

@@ -13,7 +13,7 @@ import click
 
 from stance.tracking.store import CHAMPION_URI
 from stance.cli.options import (
-    ARTICLES, console,
+    ARTICLES, console, precision_option,
     tracking_uri_option, user_errors,
 )
 from stance.errors import StanceError
@@ -44,8 +44,7 @@ from stance.errors import StanceError
 @click.option("--force", is_flag=True, help="Let --output replace an existing file.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "csv", "jsonl"]), default="table",
               show_default=True, help="What to print when there is no --output.")
-@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder (faster; labels may differ "
-              "slightly: see benchmarks/lean.py).")
+@precision_option
 @click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow instead of its lean "
               "artefact (slower to start; any model family).")
 @click.option("--spark", "spark", is_flag=True, help="Score a large file on Spark: the two arguments are INPUT (.csv, "
@@ -58,7 +57,7 @@ from stance.errors import StanceError
               "in. [default: the input's, at least one per core]")
 @user_errors
 def predict_command(statements, input_path, article, articles_dir, date, url, model_uri, tracking_uri, target, text_column, target_column,
-                    input_format, prior_shift, output, force, fmt, int8, through_mlflow, spark, spark_master,
+                    input_format, prior_shift, output, force, fmt, precision, through_mlflow, spark, spark_master,
                     spark_engine, partitions) -> None:
     """Classify statements given as arguments, in a file, or on standard input.
 
@@ -84,7 +83,7 @@ def predict_command(statements, input_path, article, articles_dir, date, url, mo
                  "--mlflow": through_mlflow, "--format": fmt != "table"}
         _predict_spark(statements, [name for name, value in given.items() if value], model_uri=model_uri or
                        CHAMPION_URI, tracking_uri=tracking_uri, master=spark_master, text_column=text_column,
-                       target_column=target_column, target=target, precision="int8" if int8 else "fp32",
+                       target_column=target_column, target=target, precision=precision,
                        partitions=partitions, force=force, engine=spark_engine, input_format=input_format)
         return
     if input_format == "parquet" or spark_master or partitions:
@@ -95,7 +94,7 @@ def predict_command(statements, input_path, article, articles_dir, date, url, mo
     if output and Path(output).exists() and not force:
         raise StanceError("the output file exists: add --force to replace it", path=output)
     if article:
-        _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow,
+        _predict_article(article, model_uri, tracking_uri, target, output, fmt, precision, through_mlflow,
                          articles_dir=articles_dir, date=date, url=url)
         return
     if input_path == "-" or (not statements and not input_path and not sys.stdin.isatty()):
@@ -112,7 +111,7 @@ def predict_command(statements, input_path, article, articles_dir, date, url, mo
 
     table = classify(given.rows, model_uri or CHAMPION_URI, tracking_uri,
                      prior_shift=parse_mix(prior_shift) if prior_shift else None, lean=not through_mlflow,
-                     precision="int8" if int8 else "fp32")
+                     precision=precision)
     columns = None
     if given.extra_columns:  # a table input's other columns (date, holder, url ...) follow the predictions
         from stance.serving.output import pass_through
@@ -145,13 +144,13 @@ def _predict_spark(paths: tuple[str, ...], unused: list[str], **options) -> None
     click.echo(summary(score_spark(*paths, **options)), err=True)
 
 
-def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8, through_mlflow,
+def _predict_article(article, model_uri, tracking_uri, target, output, fmt, precision, through_mlflow,
                      **where) -> None:
     from stance.serving.output import ARTICLE_COLUMNS, summary_table
     from stance.serving.predict import classify_article
 
     rows, summary = classify_article(article, model_uri or CHAMPION_URI, tracking_uri, target,
-                                     lean=not through_mlflow, precision="int8" if int8 else "fp32", **where)
+                                     lean=not through_mlflow, precision=precision, **where)
     _emit(rows, output, fmt, columns=ARTICLE_COLUMNS)
     Console = type(console())
     Console(stderr=True, highlight=False).print(summary_table(summary))
@@ -162,7 +161,7 @@ def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8
 @tracking_uri_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("-p", "--port", default=8080, show_default=True, type=int)
-@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder.")
+@precision_option
 @click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow, not its lean artefact.")
 @click.option("--reload-every", type=click.FloatRange(min=0), default=60, show_default=True,
               help="Serving models:/NAME@ALIAS: check the alias every this many seconds and load the new version "
@@ -172,7 +171,7 @@ def _predict_article(article, model_uri, tracking_uri, target, output, fmt, int8
 @click.option("--timeout", "read_timeout", type=click.FloatRange(min=0.1), default=10, show_default=True,
               help="Seconds a client has to send a request's head, and its body, before it is cut off.")
 @user_errors
-def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow, reload_every, workers,
+def serve_command(model_uri, tracking_uri, host, port, precision, through_mlflow, reload_every, workers,
                   read_timeout) -> None:
     """Serve a model over HTTP: GET /health, POST /predict with {"statements": [{"text": ...}, ...]}."""
     import logging
@@ -185,7 +184,9 @@ def serve_command(model_uri, tracking_uri, host, port, int8, through_mlflow, rel
     quiet_libraries()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     uri, tracking_uri = model_uri or CHAMPION_URI, tracking_uri or default_tracking_uri()
-    lean, precision = not through_mlflow, "int8" if int8 else "fp32"
+    from stance.serving.precision import resolve
+
+    lean, precision = not through_mlflow, resolve(precision)  # auto: fp32 (a server scores for long)
     try:
         version, run_id = resolve_version(uri, tracking_uri)
     except StanceError:  # an unknown URI: loading it says so, listing what is registered

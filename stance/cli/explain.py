@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from stance.cli.options import console, force_option, tracking_uri_option, user_errors
+from stance.cli.options import console, force_option, precision_option, tracking_uri_option, user_errors
 from stance.errors import StanceError
 from stance.tracking.store import CHAMPION_URI
 
@@ -42,11 +42,11 @@ from stance.tracking.store import CHAMPION_URI
 @click.option("-o", "--output", default=None, help="Write a .jsonl file (one explanation a line) instead of printing.")
 @click.option("--html", "html", default=None, help="Write one self-contained .html page with the words highlighted.")
 @force_option
-@click.option("--int8", is_flag=True, help="Use the int8 copy of the sentence encoder.")
+@precision_option
 @click.option("--mlflow", "through_mlflow", is_flag=True, help="Load the model through MLflow, not its lean artefact.")
 @user_errors
 def explain_command(statements, input_path, article, model_uri, tracking_uri, target, text_column, target_column,
-                    input_format, method, top, span, fmt, output, html, force, int8, through_mlflow) -> None:
+                    input_format, method, top, span, fmt, output, html, force, precision, through_mlflow) -> None:
     """Explain predictions: per statement the label, its probability and the words that moved it
     most, signed (positive: towards the predicted label)."""
     import logging
@@ -78,7 +78,7 @@ def explain_command(statements, input_path, article, model_uri, tracking_uri, ta
                           "or on standard input")
     uri = model_uri or CHAMPION_URI
     records = explain(rows, uri, tracking_uri, method=method, span=span, lean=not through_mlflow,
-                      precision="int8" if int8 else "fp32")
+                      precision=precision)
     for path in (output, html):
         if path:
             write_explanations(records, path, top, title=f"Explanations: {uri}")

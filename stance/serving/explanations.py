@@ -175,7 +175,7 @@ def record(row: dict, explanation) -> dict:
 
 
 def explain(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
-            method: str = "auto", span: int = 1, lean: bool = True, precision: str = "fp32") -> list[dict]:
+            method: str = "auto", span: int = 1, lean: bool = True, precision: str = "auto") -> list[dict]:
     """Explain the predictions of a logged model.
 
     Parameters
@@ -206,7 +206,9 @@ def explain(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None
     if isinstance(statements, list) and all(isinstance(s, dict) for s in statements):  # keep article spans
         rows = [{**row, **{k: s[k] for k in ("article_start", "article_end") if k in s}}
                 for row, s in zip(rows, statements)]
-    model = load(model_uri, tracking_uri, lean, precision)
+    from stance.serving.precision import resolve
+
+    model = load(model_uri, tracking_uri, lean, resolve(precision, len(rows)))
     return [record(row, e) for row, e in zip(rows, explain_rows(model, rows, method, span))]
 
 

@@ -89,17 +89,19 @@ class MlflowPredictor:
 
 @functools.lru_cache(maxsize=8)
 def load(model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, lean: bool = True,
-         precision: str = "fp32"):
+         precision: str = "auto"):
     """The model behind a URI, ready to predict (cached per process).
 
     With ``lean`` (the default) it is read from its lean artefact (:mod:`stance.serving.onnx`), built
     once from the logged model and checked against the store on every load; a model family
     without a lean form, or a store that cannot be asked cheaply, loads through MLflow.
-    ``precision="int8"`` uses the int8 copy of the sentence encoder.
+    ``precision`` picks the copy of its ONNX graphs (:mod:`stance.serving.precision`); ``auto``
+    means fp32 here, where the number of statements to come is not known.
     """
+    from stance.serving.precision import resolve
+
     tracking_uri = tracking_uri or default_tracking_uri()
-    if precision not in ("fp32", "int8"):
-        raise StanceError(f"unknown precision '{precision}' (fp32 or int8)")
+    precision = resolve(precision)
     if lean:
         from stance.serving.onnx.cache import open_lean
 
@@ -118,12 +120,15 @@ def load(model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, lean: 
 def classify(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None,
              target: str | None = None, progress: bool | None = None,
              prior_shift: str | dict[str, float] | None = None, lean: bool = True,
-             precision: str = "fp32") -> list[dict]:
+             precision: str = "auto") -> list[dict]:
     """:func:`predict` without pandas: one dict per statement (what the CLI writes).
 
     Parameters are those of :func:`predict`; returns a list of dicts with the same keys as its columns.
     """
-    return score(load(model_uri, tracking_uri, lean, precision), rows_from(statements, target), progress, prior_shift)
+    from stance.serving.precision import resolve
+
+    rows = rows_from(statements, target)
+    return score(load(model_uri, tracking_uri, lean, resolve(precision, len(rows))), rows, progress, prior_shift)
 
 
 def score(model, rows: list[dict], progress: bool | None = None,
@@ -173,7 +178,7 @@ def score(model, rows: list[dict], progress: bool | None = None,
 
 
 def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None,
-                     target: str | None = None, lean: bool = True, precision: str = "fp32",
+                     target: str | None = None, lean: bool = True, precision: str = "auto",
                      articles_dir: str | Path | None = None, date: str | None = None,
                      url: str | None = None) -> tuple[list[dict], dict]:
     """Every statement of an article classified, with its span, its holder and the article's metadata.
@@ -219,7 +224,10 @@ def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_
     if not statements:
         raise StanceError("no statements found in the article (only boilerplate?)", path=path)
     rows = rows_from([{"id": s["id"], "text": s["text"], "target": s["target"]} for s in statements])
-    predicted = score(load(model_uri, tracking_uri or default_tracking_uri(), lean, precision), rows, progress=False)
+    from stance.serving.precision import resolve
+
+    model = load(model_uri, tracking_uri or default_tracking_uri(), lean, resolve(precision, len(rows)))
+    predicted = score(model, rows, progress=False)
     out, by_holder = [], {}
     for statement, row in zip(statements, predicted):
         found = attribute(statement["text"], text[: statement["start"]])
@@ -237,7 +245,7 @@ def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_
 
 def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, target: str | None = None,
             progress: bool | None = None, prior_shift: str | dict[str, float] | None = None, lean: bool = True,
-            precision: str = "fp32"):
+            precision: str = "auto"):
     """Classify statements with a logged model.
 
     Parameters
@@ -259,8 +267,10 @@ def predict(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None
     lean : bool, default=True
         Predict from the exported ONNX artefact (no MLflow or torch); False loads the model
         through MLflow's pyfunc flavour.
-    precision : {"fp32", "int8"}, default="fp32"
-        The sentence encoder's precision on the ONNX path (a model with no int8 copy runs fp32).
+    precision : {"auto", "fp32", "w8", "int8"}, default="auto"
+        Which copy of the model's ONNX graphs the lean path runs (:mod:`stance.serving.precision`):
+        ``auto`` takes the 8-bit weights (``w8``) for up to 64 statements, where loading is most of
+        the time, and fp32 for more; a model without the copy asked for runs fp32, with a notice.
 
     Returns
     -------

@@ -8,7 +8,7 @@ p_oppose, p_neutral`` (``classify``'s values) in input order, blank statements s
 ``.OUTPUT.tmp-*`` folder, then renamed into place. Usage (options: :func:`score_spark`'s arguments)::
 
     python -m stance.serving.spark INPUT OUTPUT [--model-uri URI] [--tracking-uri URI] [--master local[4]]
-        [--engine lean|pyfunc] [--partitions N] [--text-column C] [--target T] [--precision int8] [--force]
+        [--engine lean|pyfunc] [--partitions N] [--text-column C] [--target T] [--precision fp32|w8|int8] [--force]
 
 On a cluster, give this file to ``spark-submit`` (which sets the master); executors need a Python with this
 package at the driver's path (``PYSPARK_PYTHON``, default ``sys.executable``) or a packed environment::
@@ -232,15 +232,19 @@ def _write_atomically(spark, frame, output: str, force: bool) -> None:
 
 def score_spark(input_path: str, output_path: str, model_uri: str = CHAMPION_URI, tracking_uri: str | None = None,
                 *, master: str | None = None, text_column: str = "text", target_column: str = "target",
-                target: str | None = None, precision: str = "fp32", partitions: int | None = None,
+                target: str | None = None, precision: str = "auto", partitions: int | None = None,
                 force: bool = False, engine: str = DEFAULT_ENGINE, input_format: str | None = None) -> dict:
     """Score a CSV, TSV or Parquet input into Parquet (a running SparkSession is reused and left running, else one
-    starts on ``master``, default local[2]); returns the counts, times and paths."""
+    starts on ``master``, default local[2]); returns the counts, times and paths. ``precision``: as for
+    :func:`stance.serving.predict.predict` (``auto`` is fp32 here: a batch job)."""
+    from stance.serving.precision import CHOICES, resolve
+
     started, fmt = time.perf_counter(), None
-    if engine not in ENGINES or precision not in ("fp32", "int8") or (precision, engine) == ("int8", "pyfunc") \
+    if engine not in ENGINES or precision not in CHOICES or (precision not in ("auto", "fp32") and engine == "pyfunc") \
             or (partitions is not None and partitions < 1):
-        raise StanceError(f"engine {engine}, precision {precision}, partitions {partitions}: use lean (fp32, int8) "
-                          "or pyfunc, and at least one partition")
+        raise StanceError(f"engine {engine}, precision {precision}, partitions {partitions}: use lean "
+                          f"({', '.join(CHOICES)}) or pyfunc, and at least one partition")
+    precision = resolve(precision)
     input_path, output_path = str(input_path), str(output_path)
     if "://" not in input_path + output_path and "PYSPARK_GATEWAY_PORT" not in os.environ and \
             (master or DEFAULT_MASTER).startswith("local"):  # URIs (hdfs://, s3a://...): only Spark can tell

@@ -19,6 +19,8 @@ from stance.serving.predict import load, predict
 from stance.tracking.registry import register
 
 ROOT = Path(__file__).resolve().parents[2]
+#: How far a probability may move with 8-bit weights (blocks of 32 with their own scale).
+W8_TOLERANCE = 0.02
 PROBA = [f"p_{label}" for label in LABELS]
 #: The families that export, through the configs users pick (the fine-tuned one in a one-step debug
 #: run on the small encoder, which exports through the same code as a full run on mpnet).
@@ -93,6 +95,13 @@ def test_lean_and_mlflow_paths_agree(make_cfg, model):
     assert load(model_uri, uri).how == "lean fp32"
     assert lean["label"].tolist() == through_mlflow["label"].tolist()
     np.testing.assert_allclose(lean[PROBA].to_numpy(), through_mlflow[PROBA].to_numpy(), rtol=0, atol=1e-4)
+    w8 = predict(texts, model_uri, uri, precision="w8")  # 8-bit weights: the fp32 answers, within rounding
+    assert load(model_uri, uri, precision="w8").how == "lean w8"
+    fp32, reduced = lean[PROBA].to_numpy(), w8[PROBA].to_numpy()
+    assert np.abs(reduced - fp32).max() <= W8_TOLERANCE
+    top2 = np.sort(fp32, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 2 * W8_TOLERANCE  # where rounding cannot swap the two best labels
+    assert (w8["label"][clear] == lean["label"][clear]).all()
     int8 = predict(texts, model_uri, uri, precision="int8")
     assert np.allclose(int8[PROBA].sum(axis=1), 1.0) and set(int8["label"]) <= set(LABELS)
     if model.startswith("finetune"):  # int8 broke a fine-tuned classifier's labels: fp32, with a notice

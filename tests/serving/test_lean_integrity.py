@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from stance.cli.commands import main
 from stance.serving.onnx.cache import artefact_dir, prepare
-from stance.serving.onnx.export import sha256
+from stance.serving.onnx.export import ENCODER_CHECKSUMS, EXPORT, _encoder_problem, sha256
 from stance.serving.onnx.lookup import recorded_checksums, resolve_ref
 from stance.serving.predict import load, predict
 from stance.tracking.registry import register
@@ -68,11 +68,15 @@ def test_edited_arrays_with_updated_manifest_checksums_are_rebuilt(built, caplog
     assert sha256(folder / "arrays.npz") == recorded_checksums(built["ref"])["arrays.npz"]
 
 
+#: A manifest's start, as this version writes it (EXPORT and SOURCE are filled in by the test).
+HEAD = "{\"format\": 1, \"export\": EXPORT, \"exportable\": true, \"source\": SOURCE"
+
+
 @pytest.mark.parametrize("content, why", [
-    ("{\"format\": 1, \"exportable\": true, \"source\": SOURCE, \"files\": {}}", "the manifest lists no files"),
-    ("{\"format\": 1, \"exportable\": true, \"source\": SOURCE}", "the manifest lists no files"),
-    ("{\"format\": 1, \"exportable\": true, \"source\": SOURCE, \"files\": null}", "the manifest lists no files"),
-    ("{\"format\": 1, \"exportable\": true, \"source\": SOURCE, \"files\": {\"spec.json\": \"0\"}}",
+    (HEAD + ", \"files\": {}}", "the manifest lists no files"),
+    (HEAD + "}", "the manifest lists no files"),
+    (HEAD + ", \"files\": null}", "the manifest lists no files"),
+    (HEAD + ", \"files\": {\"spec.json\": \"0\"}}",
      "the manifest does not match the checksums recorded in MLflow"),
     ("{\"source\": \"models:/elsewhere\"}", "malformed manifest"),
     ("[1, 2]", "malformed manifest"),
@@ -81,13 +85,39 @@ def test_edited_arrays_with_updated_manifest_checksums_are_rebuilt(built, caplog
 def test_a_broken_manifest_is_one_line_and_a_rebuild(built, caplog, content, why):
     manifest = built["folder"] / "manifest.json"
     source = json.dumps(json.loads(manifest.read_text())["source"])
-    manifest.write_text(content.replace("SOURCE", source))
+    manifest.write_text(content.replace("SOURCE", source).replace("EXPORT", str(EXPORT)))
     with caplog.at_level("WARNING", logger=CACHE_LOG):
         rebuilt = fresh_predict(built["model"], built["uri"])
     assert warnings_of(caplog) == [f"lean artefact for {built['model']}: {why}; rebuilding it"]
     assert load(built["model"], built["uri"]).how == "lean fp32"
     np.testing.assert_allclose(rebuilt[PROBA].to_numpy(), built["expected"][PROBA].to_numpy(), rtol=0, atol=1e-9)
     assert json.loads(manifest.read_text())["files"] == recorded_checksums(built["ref"])
+
+
+def test_an_artefact_from_an_earlier_export_is_rebuilt_with_its_8_bit_copies(built, caplog):
+    manifest_path = built["folder"] / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["export"] == EXPORT
+    del manifest["export"]  # as written before 8-bit weights existed
+    manifest_path.write_text(json.dumps(manifest))
+    with caplog.at_level("WARNING", logger=CACHE_LOG):
+        rebuilt = fresh_predict(built["model"], built["uri"])
+    assert warnings_of(caplog) == [f"lean artefact for {built['model']}: exported by an earlier version of stance; "
+                                   "rebuilding it"]
+    assert json.loads(manifest_path.read_text())["export"] == EXPORT
+    np.testing.assert_allclose(rebuilt[PROBA].to_numpy(), built["expected"][PROBA].to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_an_exported_encoder_without_its_8_bit_copy_is_not_reused(tmp_path):
+    files = {}
+    for name in ("encoder.json", "model.onnx", "model.int8.onnx", "tokenizer.json"):  # an earlier export's
+        (tmp_path / name).write_text(name)
+        files[name] = sha256(tmp_path / name)
+    (tmp_path / ENCODER_CHECKSUMS).write_text(json.dumps(files))
+    assert _encoder_problem(tmp_path) == "it has no model.w8.onnx (exported by an earlier version)"
+    (tmp_path / "model.w8.onnx").write_text("w8")
+    (tmp_path / ENCODER_CHECKSUMS).write_text(json.dumps({**files, "model.w8.onnx": sha256(tmp_path / "model.w8.onnx")}))
+    assert _encoder_problem(tmp_path) is None
 
 
 def test_a_broken_manifest_is_one_line_on_the_command_line(built):

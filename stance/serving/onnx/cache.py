@@ -19,7 +19,7 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from stance.serving.onnx.export import MANIFEST, sha256
+from stance.serving.onnx.export import EXPORT, MANIFEST, sha256
 from stance.serving.onnx.lookup import ModelRef, checksum_tag, recorded_checksums, resolve_ref, source_key
 from stance.serving.onnx.inference import ONNX_FILE, LeanModel
 
@@ -62,6 +62,8 @@ def check(folder: Path, ref: ModelRef, precision: str) -> tuple[dict | None, str
     source = manifest["source"]
     if (source.get("run_id"), source.get("source")) != (ref.run_id, ref.source):
         return None, "built for another model"
+    if manifest.get("export", 1) < EXPORT:
+        return None, "exported by an earlier version of stance"
     if not manifest.get("exportable", True):
         return manifest, None
     files = manifest.get("files")

@@ -1,5 +1,5 @@
 """Write a lean artefact: a fitted model's spec and arrays, its sentence encoders in ONNX
-(fp32 and int8), and a manifest with the source and a checksum of every file (the reference those
+(fp32, 8-bit weights and int8: :mod:`stance.serving.precision`), and a manifest with the source and a checksum of every file (the reference those
 checksums are checked against is the copy recorded in MLflow: :mod:`stance.serving.onnx.cache`).
 
 An exported encoder is kept once per weights under ``encoders/<key>/`` with the checksums of its
@@ -31,6 +31,13 @@ MANIFEST = "manifest.json"
 ENCODER_CHECKSUMS = "checksums.json"
 #: ONNX operator set of the exported encoders.
 OPSET = 17
+#: What this code writes; an artefact or encoder written by an earlier version is exported again.
+#: 2: every graph also as ``model.w8.onnx`` (8-bit weights).
+EXPORT = 2
+#: The files of an exported graph (an encoder adds ``model.int8.onnx``).
+GRAPH_FILES = ("encoder.json", "model.onnx", "model.w8.onnx", "tokenizer.json")
+#: 8-bit weights in blocks of this many values along the inner dimension, each with its own scale.
+W8_BLOCK = 32
 
 
 def sha256(path: Path) -> str:
@@ -50,9 +57,33 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def weights8(source: Path, dest: Path) -> None:
+    """``source``'s matrix multiplies with 8-bit weights (``MatMulNBits``: symmetric blocks of
+    :data:`W8_BLOCK` along the inner dimension, dequantised and multiplied in float32) as ``dest``."""
+    root = logging.getLogger()
+    handlers, root_level = list(root.handlers), root.level
+    try:
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    finally:  # its import calls logging.basicConfig(level=INFO): undo that
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(root_level)
+    quantizer = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    level = quantizer.level
+    quantizer.setLevel(logging.WARNING)  # it reports every node it visits at INFO
+    try:
+        weights = MatMulNBitsQuantizer(str(source), bits=8, block_size=W8_BLOCK, is_symmetric=True,
+                                       op_types_to_quantize=("MatMul",))
+        weights.process()
+        weights.model.save_model_to_file(str(dest), use_external_data_format=False)
+    finally:
+        quantizer.setLevel(level)
+
+
 def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, int8: bool = True) -> None:
-    """``call(module, {name: tensor})`` as ``dest/model.onnx`` (batch and token axes dynamic) and,
-    with ``int8``, a per-channel int8 copy, ``dest/model.int8.onnx``."""
+    """``call(module, {name: tensor})`` as ``dest/model.onnx`` (batch and token axes dynamic), its
+    8-bit-weight copy ``dest/model.w8.onnx`` and, with ``int8``, a per-channel dynamic int8 copy,
+    ``dest/model.int8.onnx``."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -72,8 +103,10 @@ def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, i
         torch.onnx.export(Graph().eval(), tuple(example[n] for n in names), str(dest / "model.onnx"),
                           input_names=names, output_names=[output], dynamic_axes=axes, opset_version=OPSET,
                           dynamo=False)
-        if not int8:
-            return
+    weights8(dest / "model.onnx", dest / "model.w8.onnx")
+    if not int8:
+        return
+    with warnings.catch_warnings():
         root.setLevel(logging.ERROR)  # the quantizer's advice on pre-processing goes to the root logger
         try:
             quantize_dynamic(str(dest / "model.onnx"), str(dest / "model.int8.onnx"), per_channel=True,
@@ -89,7 +122,7 @@ def _input_names(tokenizer) -> list[str]:
 
 def _export_onnx(pretrained: str | None, dest: Path) -> None:
     """The sentence-transformers encoder (transformer, pooling, normalisation) as one ONNX graph,
-    its tokenizer set as sentence-transformers uses it, and a per-channel int8 copy."""
+    its tokenizer set as sentence-transformers uses it, an 8-bit-weight copy and a per-channel int8 copy."""
     from stance.models.encoders import sentence_encoder
 
     encoder = sentence_encoder(pretrained, "cpu")
@@ -110,8 +143,9 @@ def _export_onnx(pretrained: str | None, dest: Path) -> None:
 def export_classifier(estimator, dest: Path) -> None:
     """A fine-tuned sequence classifier (``model_`` and ``tokenizer_``, as FineTuneClassifier keeps
     them) as one ONNX graph from token ids to logits, its tokenizer set to truncate as the estimator
-    does. No int8 copy: dynamic int8 quantization of a fine-tuned all-mpnet-base-v2 changed the label
-    of 51% of 80 real sentences (19% with per-tensor scales), where the frozen encoders lose little."""
+    does, and its 8-bit-weight copy. No int8 copy: dynamic int8 quantization of a fine-tuned
+    all-mpnet-base-v2 changed the label of 51% of 80 real sentences (19% with per-tensor scales) on
+    a CPU without VNNI, where the frozen encoders lose little."""
     model, tokenizer = estimator.model_.float().eval().to("cpu"), estimator.tokenizer_
     names = _input_names(tokenizer)
     example = tokenizer(["A first statement.", "A second, longer statement to pad against."], ["target", "target"],
@@ -133,6 +167,9 @@ def _encoder_problem(dest: Path) -> str | None:
         present = sorted(p.name for p in dest.iterdir() if p.name != ENCODER_CHECKSUMS)
         if not isinstance(files, dict) or sorted(files) != present or "encoder.json" not in files:
             return "its checksums do not list its files"
+        missing = [name for name in GRAPH_FILES if name not in files]
+        if missing:
+            return f"it has no {missing[0]} (exported by an earlier version)"
     except (OSError, ValueError):
         return "no readable checksums"
     for name, digest in files.items():
@@ -180,7 +217,7 @@ def write_manifest(folder: Path, source: dict, encoders: list[str] = ()) -> dict
     """The manifest: the source, the folders holding shared sentence encoders, every file's sha256."""
     files = {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*"))
              if p.is_file() and p.name != MANIFEST}
-    manifest = {"format": 1, "exportable": True, "source": source, "files": files, "encoders": sorted(encoders),
+    manifest = {"format": 1, "export": EXPORT, "exportable": True, "source": source, "files": files, "encoders": sorted(encoders),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
@@ -236,7 +273,7 @@ def write_marker(folder: Path, source: dict, reason: str) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        (scratch / MANIFEST).write_text(json.dumps({"format": 1, "exportable": False, "reason": reason,
+        (scratch / MANIFEST).write_text(json.dumps({"format": 1, "export": EXPORT, "exportable": False, "reason": reason,
                                                     "source": source, "files": {}}, indent=1))
         replace_folder(scratch, folder)
     finally:

@@ -3,8 +3,8 @@ and tokenizers only (no scikit-learn, pandas, torch or MLflow: a cold start stay
 a second of imports).
 
 An artefact folder holds ``spec.json`` (the feature blocks and heads, arrays by name),
-``arrays.npz``, one folder per sentence encoder (``model.onnx``, ``model.int8.onnx``,
-``tokenizer.json``, ``encoder.json``) and ``manifest.json`` (source and checksums, checked by
+``arrays.npz``, one folder per sentence encoder (``model.onnx``, ``model.w8.onnx``,
+``model.int8.onnx``, ``tokenizer.json``, ``encoder.json``: :mod:`stance.serving.precision` says which runs) and ``manifest.json`` (source and checksums, checked by
 :mod:`stance.serving.onnx.cache`, not here). The arithmetic follows scikit-learn's own (TF-IDF with
 sublinear tf and l2 norm, one-hot, linear and calibrated one-vs-rest heads), and a test holds
 it to the estimator it came from.
@@ -24,12 +24,12 @@ import numpy as np
 
 from stance.labels import target_or
 from stance.scores import decision_proba, softmax
+from stance.serving.precision import PRECISIONS
 from stance.text import prepare
 
 #: The artefact layout this code reads; a different one is rebuilt, never guessed at.
 FORMAT = 1
-PRECISIONS = ("fp32", "int8")
-ONNX_FILE = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+ONNX_FILE = {"fp32": "model.onnx", "w8": "model.w8.onnx", "int8": "model.int8.onnx"}
 #: Statements per encoder call: sorted by length, so padding stays small.
 BATCH = 16
 _WHITE_SPACES = re.compile(r"\s\s+")
@@ -51,11 +51,13 @@ class OnnxEncoder:
         from tokenizers import Tokenizer
 
         info = json.loads((folder / "encoder.json").read_text())
-        if precision == "int8" and not (folder / ONNX_FILE["int8"]).is_file():
+        if precision != "fp32" and not (folder / ONNX_FILE[precision]).is_file():
             import logging
 
+            why = " (int8 changed its labels)" if info.get("kind") == "classifier" else ""
             logging.getLogger("stance.serving.predict").warning(
-                "no int8 copy of the fine-tuned classifier (int8 changed its labels): predicting in fp32")
+                "no %s copy of this %s%s: predicting in fp32", precision,
+                "fine-tuned classifier" if info.get("kind") == "classifier" else "sentence encoder", why)
             precision = "fp32"
         self.precision = precision
         self.max_seq_length = int(info["max_seq_length"])
@@ -299,7 +301,7 @@ class LeanModel:
         self.class_prior_ = np.asarray(self.spec["class_prior"])
         self.default_target_ = self.spec["default_target"]
         self.encoders = {name: OnnxEncoder(folder / name, precision, threads) for name in self.spec["encoders"]}
-        if any(e.precision != precision for e in self.encoders.values()):  # no int8 copy: fp32
+        if any(e.precision != precision for e in self.encoders.values()):  # no such copy: fp32
             self.precision = "fp32"
 
     # the estimator's interface, as far as prediction needs it
