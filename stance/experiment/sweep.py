@@ -101,4 +101,22 @@ def register_best(config, tracker: Tracker, sweep_run_id: str) -> None:
     if registry.get("lean", True):
         from stance.serving.onnx.cache import prepare
 
-        print(prepare(f"models:/{registry.name}@{registry.alias}", tracker.uri))
+        model_uri = f"models:/{registry.name}@{registry.alias}"
+        print(prepare(model_uri, tracker.uri))
+        _check_copies(config, model_uri, tracker.uri)
+
+
+def _check_copies(config, model_uri: str, tracking_uri: str) -> None:
+    """Print how each reduced-precision copy of the registered model scores on the external yardstick."""
+    from stance.evaluation import yardstick
+    from stance.experiment.lean_check import check_copies, report
+    from stance.serving.predict import load
+
+    model = load(model_uri, tracking_uri, precision="fp32")
+    if not model.how.startswith("lean"):
+        return
+    external, _ = yardstick.load(config.get("external"), {model.model.default_target_})
+    if external is None:
+        return
+    for line in report(external.name, *check_copies(model_uri, tracking_uri, external.data)):
+        print(line)
