@@ -108,15 +108,16 @@ def test_an_artefact_from_an_earlier_export_is_rebuilt_with_its_8_bit_copies(bui
     np.testing.assert_allclose(rebuilt[PROBA].to_numpy(), built["expected"][PROBA].to_numpy(), rtol=0, atol=1e-9)
 
 
-def test_an_exported_encoder_without_its_8_bit_copy_is_not_reused(tmp_path):
+def test_an_encoder_exported_by_an_earlier_version_is_not_reused(tmp_path):
     files = {}
-    for name in ("encoder.json", "model.onnx", "model.int8.onnx", "tokenizer.json"):  # an earlier export's
-        (tmp_path / name).write_text(name)
+    for name, text in (("encoder.json", json.dumps({"dimension": 3})), ("model.onnx", "graph"),
+                       ("tokenizer.json", "{}")):  # as written before reduced copies were checked
+        (tmp_path / name).write_text(text)
         files[name] = sha256(tmp_path / name)
     (tmp_path / ENCODER_CHECKSUMS).write_text(json.dumps(files))
-    assert _encoder_problem(tmp_path) == "it has no model.w8.onnx (exported by an earlier version)"
-    (tmp_path / "model.w8.onnx").write_text("w8")
-    (tmp_path / ENCODER_CHECKSUMS).write_text(json.dumps({**files, "model.w8.onnx": sha256(tmp_path / "model.w8.onnx")}))
+    assert _encoder_problem(tmp_path) == "it was exported by an earlier version"
+    (tmp_path / "encoder.json").write_text(json.dumps({"dimension": 3, "export": EXPORT, "dropped": {}}))
+    (tmp_path / ENCODER_CHECKSUMS).write_text(json.dumps({**files, "encoder.json": sha256(tmp_path / "encoder.json")}))
     assert _encoder_problem(tmp_path) is None
 
 

@@ -54,9 +54,10 @@ class OnnxEncoder:
         if precision != "fp32" and not (folder / ONNX_FILE[precision]).is_file():
             import logging
 
-            why = " (int8 changed its labels)" if info.get("kind") == "classifier" else ""
+            why = info.get("dropped", {}).get(precision) or ("int8 changed its labels" if info.get("kind") ==
+                                                              "classifier" else "not exported")
             logging.getLogger("stance.serving.predict").warning(
-                "no %s copy of this %s%s: predicting in fp32", precision,
+                "no %s copy of this %s (%s): predicting in fp32", precision,
                 "fine-tuned classifier" if info.get("kind") == "classifier" else "sentence encoder", why)
             precision = "fp32"
         self.precision = precision
