@@ -73,9 +73,16 @@ def _predict_rows(estimator, dataset, prior_shift: str | None = None) -> dict[st
 
 
 def _fold_predictions(fold, train_data, estimator, fold_index: int, prior_shift: str | None = None):
-    """One fold: fit on ``train_data``, predict the test statements, and the out-of-fold rows."""
+    """One fold: fit on ``train_data``, predict the test statements, and the out-of-fold rows.
+
+    The fit sees the fold's held-out statements (its validation split where the corpus fixes one,
+    else its test statements) through :func:`stance.models.progress.validation`: models that train
+    in epochs score them after each epoch for the run's ``fit<N>/val_*`` metrics, selecting nothing."""
+    from stance.models.progress import validation
+
     started = time.perf_counter()
-    estimator.fit(*as_xy(train_data))
+    with validation(*as_xy(fold.validation if fold.validation is not None else fold.test)):
+        estimator.fit(*as_xy(train_data))
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     predicted = _predict_rows(estimator, fold.test, prior_shift)

@@ -8,9 +8,19 @@ from pathlib import Path
 import numpy as np
 
 from stance.models.base import StanceClassifier
-from stance.models.progress import logging_steps, trainer_callback
+from stance.models.progress import keep_random_state, logging_steps, trainer_callback, validation_set
 
 WEIGHTS_DIR = "hf"
+
+
+def _macro_f1(prediction, classes: np.ndarray, unseen: str) -> float:
+    """Macro-F1 of a ``Trainer``'s ``EvalPrediction`` (logits, class ids; -100: a label ``classes`` lacks)."""
+    from sklearn.metrics import f1_score
+
+    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    gold = np.asarray(prediction.label_ids)
+    names = np.where(gold >= 0, classes[np.clip(gold, 0, None)], unseen)
+    return float(f1_score(names, classes[np.argmax(logits, axis=-1)], average="macro", zero_division=0))
 
 
 class FineTuneClassifier(StanceClassifier):
@@ -26,6 +36,11 @@ class FineTuneClassifier(StanceClassifier):
     autocast on a GPU (fp16 where bf16 is not supported) and on a CPU with bf16 matrix units
     (AMX, AVX512-BF16), unless ``mixed_precision=False``; each epoch's loss and the time left are logged.
     ``gradient_accumulation_steps`` makes the effective batch ``batch_size`` times that.
+    Fitted inside :func:`stance.models.progress.validation` (the engine does it around each fold's
+    fit), the ``Trainer`` scores the held-out statements after each epoch and reports ``val_macro_f1``
+    (scikit-learn's macro-F1 over the labels in gold or predicted, as the fold's own score) and
+    ``val_loss``. Evaluation only watches: no early stopping, no best checkpoint, and it runs with
+    the random state set aside, so the trained model is the same with or without it.
 
     Parameters
     ----------
@@ -131,6 +146,7 @@ class FineTuneClassifier(StanceClassifier):
             hf_logging.set_verbosity(level)
         features = self._encode(texts, targets)
         data = Dataset.from_dict({**features, "labels": encoded.tolist()})
+        held_out, compute_metrics = self._validation_data()
         with tempfile.TemporaryDirectory() as scratch:
             args = TrainingArguments(
                 output_dir=scratch, num_train_epochs=self.epochs, max_steps=self.max_steps,
@@ -143,15 +159,37 @@ class FineTuneClassifier(StanceClassifier):
                 dataloader_num_workers=0,
                 # batches of statements of similar length: about 30% less padding to compute on
                 train_sampling_strategy="group_by_length",
+                # held-out statements scored after each epoch, only watched (see the class docstring)
+                eval_strategy="epoch" if held_out is not None else "no",
+                per_device_eval_batch_size=self.predict_batch_size,
             )
-            trainer = Trainer(model=model, args=args, train_dataset=data,
-                              data_collator=DataCollatorWithPadding(self.tokenizer_),
-                              compute_loss_func=self._weighted_loss(encoded),
-                              callbacks=[trainer_callback(f"fine-tuning ({precision or 'fp32'})")])
+            trainer = Trainer(
+                model=model, args=args, train_dataset=data, eval_dataset=held_out, compute_metrics=compute_metrics,
+                data_collator=DataCollatorWithPadding(self.tokenizer_), compute_loss_func=self._weighted_loss(encoded),
+                callbacks=[trainer_callback(f"fine-tuning ({precision or 'fp32'})")])
             trainer.remove_callback(PrinterCallback)  # no metrics dict printed at the end
+            keep_random_state(trainer)
             trainer.train()
         self.model_ = trainer.model.float().eval()
         return self
+
+    def _validation_data(self):
+        """The held-out statements offered by :func:`~stance.models.progress.validation`, encoded for
+        the ``Trainer``, and its ``compute_metrics``; ``(None, None)`` when none are offered."""
+        offered = validation_set()
+        if offered is None or len(offered[1]) == 0:
+            return None, None
+        from datasets import Dataset
+
+        texts, targets = self._inputs(offered[0])
+        gold = np.asarray(offered[1]).astype(str)
+        known = {label: k for k, label in enumerate(self.classes_.tolist())}
+        unseen = sorted(set(gold.tolist()) - set(known))
+        # a label missing from training has no class id: -100 (left out of the loss), an error in the F1
+        ids = [known.get(label, -100) for label in gold.tolist()]
+        data = Dataset.from_dict({**self._encode(texts, targets), "labels": ids})
+        unseen_name = unseen[0] if len(unseen) == 1 else "(not in training)"
+        return data, lambda prediction: {"macro_f1": _macro_f1(prediction, self.classes_, unseen_name)}
 
     def _torch_device(self) -> str:
         from stance.models.encoders import resolve_device

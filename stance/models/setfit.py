@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.models.base import StanceClassifier
-from stance.models.progress import logging_steps, trainer_callback
+from stance.models.progress import keep_random_state, logging_steps, trainer_callback, validation_set
 
 WEIGHTS_DIR = "setfit"
 
@@ -21,6 +21,12 @@ class SetFitClassifier(StanceClassifier):
     models do), so that a rare label is not drowned out.
     ``max_steps`` (when > 0) caps the contrastive phase, for quick debug runs. ``device``: auto
     (a CUDA GPU when there is one, with mixed precision), cpu, cuda or cuda:N.
+    Fitted inside :func:`stance.models.progress.validation` (the engine does it around each fold's
+    fit), the contrastive phase scores pairs of the held-out statements after each epoch with its
+    own loss and reports it as ``val_embedding_loss`` (SetFit's ``Trainer`` evaluates only that per
+    epoch: the logistic head is fitted after the contrastive phase, so there is no macro-F1 by epoch).
+    Evaluation only watches: no early stopping, no best checkpoint, the random state set aside,
+    so the trained model is the same with or without it.
 
     Parameters
     ----------
@@ -112,6 +118,7 @@ class SetFitClassifier(StanceClassifier):
         model = load(SetFitModel.from_pretrained, self.pretrained, labels=list(self.classes_), device=device)
         model.model_head.set_params(class_weight=self.class_weight, random_state=self.seed, max_iter=2000)
         data = Dataset.from_dict({"text": self._texts(X), "label": encoded.tolist()})
+        held_out = self._validation_data()
         with tempfile.TemporaryDirectory() as scratch:
             args = TrainingArguments(
                 output_dir=scratch, batch_size=self.batch_size, num_epochs=self.num_epochs,
@@ -121,12 +128,32 @@ class SetFitClassifier(StanceClassifier):
                 report_to="none", save_strategy="no", show_progress_bar=False, logging_strategy="steps",
                 # SetFit draws num_iterations positive and as many negative pairs per statement
                 logging_steps=logging_steps(2 * self.num_iterations * len(encoded), self.batch_size),
+                # held-out pairs scored after each epoch, only watched (see the class docstring)
+                eval_strategy="epoch" if held_out is not None else "no",
             )
-            trainer = Trainer(model=model, args=args, train_dataset=data, callbacks=[trainer_callback("SetFit")])
+            trainer = Trainer(model=model, args=args, train_dataset=data, eval_dataset=held_out,
+                              callbacks=[trainer_callback("SetFit")])
             trainer.remove_callback(ProgressCallback)  # SetFit does not pass disable_tqdm on
+            keep_random_state(trainer.st_trainer)
             trainer.train()
         self.model_ = model
         return self
+
+    def _validation_data(self):
+        """The held-out statements offered by :func:`~stance.models.progress.validation` as SetFit's
+        ``eval_dataset``, or None: none offered, or a single label among them (SetFit's pairs need a
+        negative one). Pairs only need to know whether two labels are the same, so a label missing
+        from training gets an id of its own."""
+        offered = validation_set()
+        gold = [] if offered is None else np.asarray(offered[1]).astype(str).tolist()
+        if len(set(gold)) < 2:
+            return None
+        from datasets import Dataset
+
+        ids = {label: k for k, label in enumerate(self.classes_.tolist())}
+        for label in sorted(set(gold) - set(ids)):
+            ids[label] = len(ids)
+        return Dataset.from_dict({"text": self._texts(offered[0]), "label": [ids[label] for label in gold]})
 
     def predict_proba(self, X):
         proba = self.model_.predict_proba(self._texts(X), batch_size=64, as_numpy=True, show_progress_bar=False)

@@ -4,7 +4,10 @@ Models report their training progress without knowing MLflow (:mod:`stance.model
 While a run is open, :func:`listening` registers a listener that logs those values to it as steps,
 so that the loss of a fine-tuning that takes minutes can be watched in the MLflow UI as it falls.
 The fits of a run are numbered in the order they start (the folds, then the model on all the
-data): metric ``fit<N>/<name>``, e.g. ``fit1/loss``, ``fit1/epoch``, ``fit1/learning_rate``.
+data): metric ``fit<N>/<name>``, e.g. ``fit1/loss``, ``fit1/epoch``, ``fit1/learning_rate``. A fold's
+fit also scores the fold's held-out statements after each epoch (:func:`stance.models.progress.validation`):
+``fit1/val_macro_f1`` and ``fit1/val_loss`` (fine-tuning), ``fit1/val_embedding_loss`` (SetFit), at the
+step of the epoch's end; the final model, trained on all the data, has none.
 """
 
 from __future__ import annotations

@@ -38,11 +38,21 @@ def test_a_fine_tuning_run_shows_its_loss_on_the_terminal_and_in_the_run(make_cf
     from stance.experiment.engine import train
 
     with caplog.at_level(logging.INFO, logger="stance"):
-        result = train(make_cfg("model=finetune", "debug=true", "model.debug.max_steps=2"))
+        # fp32, so that the fold's own score can be compared with the score the Trainer computed
+        result = train(make_cfg("model=finetune", "debug=true", "model.debug.max_steps=2",
+                                "model.estimator.mixed_precision=false"))
     lines = [r.getMessage() for r in caplog.records if "fine-tuning" in r.getMessage() and "loss" in r.getMessage()]
     assert lines and "s left" in lines[0] and "step 1/2" in lines[0]
+    assert sum("validation" in line and "macro-F1" in line for line in lines) == 2  # one per fold's epoch
     client = MlflowClient(f"sqlite:///{make_cfg.store}/mlflow.db")
     metrics = client.get_run(result.run_id).data.metrics
     # two folds and the final model: three fits, each with its loss by step
     assert {f"fit{k}/loss" for k in (1, 2, 3)} <= set(metrics)
     assert [m.step for m in client.get_metric_history(result.run_id, "fit3/loss")] == [1, 2]
+    # each fold's fit scored its held-out statements at the end of its (one, cut short) epoch
+    for k, fold in enumerate(result.folds, start=1):
+        history = client.get_metric_history(result.run_id, f"fit{k}/val_macro_f1")
+        assert [m.step for m in history] == [2]
+        assert history[0].value == pytest.approx(fold["macro_f1"])  # the fold's test statements, nothing else
+        assert [m.step for m in client.get_metric_history(result.run_id, f"fit{k}/val_loss")] == [2]
+    assert not any(name.startswith("fit3/val_") for name in metrics)  # the final model has no held-out statements
