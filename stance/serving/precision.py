@@ -3,13 +3,15 @@
 Each exported graph comes in up to three copies (:mod:`stance.serving.onnx.export`):
 
 * ``fp32``: the weights and the arithmetic in float32; the reference.
-* ``w8``: the weights of every matrix multiply stored in 8 bits (blocks of 32 with their own
-  scale), multiplied in float32. A quarter of the bytes to read from disk and to hold, so a new
-  process starts in about half the time and memory; labels as fp32's (measured, for each
-  family, by ``benchmarks/matrix_units.py``); batches run slightly slower than fp32, since each
-  block is widened before it is multiplied.
-* ``int8``: dynamic int8 quantization (weights and activations in int8; the fast path on CPUs
-  with VNNI or AMX int8 units). Sentence encoders only: it changed a fine-tuned classifier's labels.
+* ``w8``: the weights of every matrix multiply stored in 8 bits and the embedding tables in 4
+  (blocks of 32 with their own scale), the products summed in int32 (``MatMulNBits`` at accuracy
+  level 4: VNNI/AMX kernels where the CPU has them). About a quarter of the bytes to read and to
+  hold, so a new process starts in half the time and memory. Its labels are measured against
+  fp32 for every champion (the main job prints it; ``benchmarks/matrix_units.py``); on a CPU
+  without VNNI, batches run slower than fp32.
+* ``int8``: dynamic int8 quantization (weights and activations in int8, per channel). Sentence
+  encoders only (it changed a fine-tuned classifier's labels), and only where it passed the
+  check after export (:mod:`stance.serving.onnx.copies`).
 
 ``auto`` (the default of ``stance predict``) takes ``w8`` for a few statements, where loading the
 model is most of the time, and ``fp32`` for batches. It never picks ``int8``: that copy's labels

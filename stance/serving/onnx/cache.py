@@ -51,35 +51,74 @@ def _read_manifest(path: Path) -> tuple[dict | None, str | None]:
     return manifest, None
 
 
+def _needed(recorded: dict, precision: str) -> list[str]:
+    """The files a load at ``precision`` reads: all but the graphs, and each folder's graph at that
+    precision, or its fp32 graph where that copy was not kept (the loader falls back to it)."""
+    graphs: dict[str, list[str]] = {}
+    for name in recorded:
+        if name.endswith(".onnx"):
+            graphs.setdefault(name.rpartition("/")[0], []).append(name)
+    needed = [name for name in recorded if not name.endswith(".onnx")]
+    for folder, names in graphs.items():
+        wanted = f"{folder}/{ONNX_FILE[precision]}"
+        needed.append(wanted if wanted in names else f"{folder}/{ONNX_FILE['fp32']}")
+    return needed
+
+
+def _mismatch(folder: Path, names: list[str], recorded: dict) -> str | None:
+    for name in names:
+        if not (folder / name).is_file() or sha256(folder / name) != recorded[name]:
+            return f"{name} does not match its checksum"
+    return None
+
+
 def check(folder: Path, ref: ModelRef, precision: str) -> tuple[dict | None, str | None]:
     """``(manifest, None)`` when the artefact may be used, ``(None, why not)`` otherwise."""
+    manifest, problem, pending = check_deferred(folder, ref, precision)
+    if pending is not None and (problem := pending.result()) is not None:
+        return None, problem
+    return manifest, problem
+
+
+def check_deferred(folder: Path, ref: ModelRef, precision: str):
+    """:func:`check`, with the graphs' checksums computed in a thread: ``(manifest, problem, pending)``,
+    ``pending`` a future of the graphs' problem (None when they match), or None. The caller may load
+    the graphs meanwhile (on two cores a cold start then takes the longer of the two, not their sum)
+    and must not use them before ``pending`` resolves to None."""
     path = folder / MANIFEST
     if not path.is_file():
-        return None, "no artefact yet"
+        return None, "no artefact yet", None
     manifest, problem = _read_manifest(path)
     if manifest is None:
-        return None, problem
+        return None, problem, None
     source = manifest["source"]
     if (source.get("run_id"), source.get("source")) != (ref.run_id, ref.source):
-        return None, "built for another model"
+        return None, "built for another model", None
     if manifest.get("export", 1) < EXPORT:
-        return None, "exported by an earlier version of stance"
+        return None, "exported by an earlier version of stance", None
     if not manifest.get("exportable", True):
-        return manifest, None
+        return manifest, None, None
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
-        return None, "the manifest lists no files"
+        return None, "the manifest lists no files", None
     recorded = recorded_checksums(ref)
     if recorded is None:
-        return None, f"no checksums recorded in MLflow for run {ref.run_id}"
-    needed = [name for name in recorded if not name.endswith(".onnx")
-              or name.endswith("/" + ONNX_FILE[precision])]
-    for name in needed:
-        if not (folder / name).is_file() or sha256(folder / name) != recorded[name]:
-            return None, f"{name} does not match its checksum"
+        return None, f"no checksums recorded in MLflow for run {ref.run_id}", None
+    needed = _needed(recorded, precision)
+    problem = _mismatch(folder, [n for n in needed if not n.endswith(".onnx")], recorded)
+    if problem is not None:
+        return None, problem, None
     if files != recorded:
-        return None, "the manifest does not match the checksums recorded in MLflow"
-    return manifest, None
+        return None, "the manifest does not match the checksums recorded in MLflow", None
+    graphs = [n for n in needed if n.endswith(".onnx")]
+    if not graphs:
+        return manifest, None, None
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1)  # hashlib releases the GIL: this runs beside the load
+    pending = pool.submit(_mismatch, folder, graphs, recorded)
+    pool.shutdown(wait=False)  # its thread ends with the task
+    return manifest, None, pending
 
 
 def _record(ref: ModelRef, files: dict) -> None:
@@ -135,7 +174,13 @@ def open_lean(model_uri: str, tracking_uri: str, precision: str = "fp32", build_
     if ref is None:
         return None, None, None
     folder = artefact_dir(ref)
-    manifest, problem = check(folder, ref, precision)
+    manifest, problem, pending = check_deferred(folder, ref, precision)
+    if pending is not None:  # load the graphs while their checksums are computed; use them only if they match
+        lean = LeanModel(folder, precision)
+        problem = pending.result()
+        if problem is None:
+            return lean, None, None
+        manifest = None
     model = None
     if manifest is None:
         if not build_missing:

@@ -31,8 +31,9 @@ PROBES = (
 #: A sentence encoder's copy is kept when every probe's vector has at least this cosine to fp32's.
 MIN_COSINE = 0.95
 #: A classifier's copy is kept when it picks fp32's label on every probe and moves no probability
-#: by more than this.
-MAX_PROBABILITY_CHANGE = 0.05
+#: by more than this (a copy broken outright moves them by far more: the dynamic int8 copy of the
+#: fine-tuned mpnet changed half of the labels).
+MAX_PROBABILITY_CHANGE = 0.1
 
 
 def _stray(folder: Path, precision: str) -> str | None:
@@ -41,8 +42,9 @@ def _stray(folder: Path, precision: str) -> str | None:
     from stance.serving.onnx.inference import OnnxEncoder
 
     reference, copy = OnnxEncoder(folder, "fp32"), OnnxEncoder(folder, precision)
-    if json.loads((folder / "encoder.json").read_text()).get("kind") == "classifier":
-        pairs = ["target"] * len(PROBES)
+    info = json.loads((folder / "encoder.json").read_text())
+    if info.get("kind") == "classifier":
+        pairs = [info.get("target") or "target"] * len(PROBES)  # paired with the model's own target
         before = softmax(reference.logits(list(PROBES), pairs).astype(np.float64))
         after = softmax(copy.logits(list(PROBES), pairs).astype(np.float64))
         change = float(np.abs(after - before).max())

@@ -40,6 +40,8 @@ W8_BLOCK = 32
 #: products summed in int32 (VNNI/AMX kernels where the CPU has them). Level 0 (float32 products)
 #: has no fast 8-bit kernel in ONNX Runtime 1.32: a single statement took 0.6 s against 0.17 s.
 W8_ACCURACY = 4
+#: The operator set the 8-bit copy is converted to: ONNX Runtime's 4-bit lookup tables need 21.
+TABLES_OPSET = 21
 
 
 def sha256(path: Path) -> str:
@@ -59,9 +61,19 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def weights8(source: Path, dest: Path) -> None:
-    """``source``'s matrix multiplies with 8-bit weights (``MatMulNBits``: symmetric blocks of
-    :data:`W8_BLOCK` along the inner dimension, multiplied at :data:`W8_ACCURACY`) as ``dest``."""
+def weights8(source: Path, dest: Path, tables: bool = True) -> None:
+    """``source`` with 8-bit weights as ``dest``: its matrix multiplies as ``MatMulNBits`` (symmetric
+    blocks of :data:`W8_BLOCK` along the inner dimension, multiplied at :data:`W8_ACCURACY`) and its
+    embedding tables in 4 bits (``GatherBlockQuantized``, blocks of :data:`W8_BLOCK` along a row: ONNX
+    Runtime quantizes a lookup table in 4 bits only). For the fine-tuned mpnet champion the tables were
+    half the file: with them in 4 bits it loads in 0.44 s against 0.68 s, 245 MB against 333 MB, and
+    keeps dev-set macro-F1 (0.8236 against 0.8233 in fp32; 6 of 329 labels differ). ``tables=False``
+    keeps the tables in fp32 (the sentence encoders: their vectors feed other models, and a frozen
+    MiniLM model's probabilities moved by up to 0.03 with 4-bit tables, 0.02 without)."""
+    import numpy as np
+    import onnx
+    import onnx.version_converter
+
     root = logging.getLogger()
     handlers, root_level = list(root.handlers), root.level
     try:
@@ -74,7 +86,20 @@ def weights8(source: Path, dest: Path) -> None:
     level = quantizer.level
     quantizer.setLevel(logging.WARNING)  # it reports every node it visits at INFO
     try:
-        weights = MatMulNBitsQuantizer(str(source), bits=8, block_size=W8_BLOCK, is_symmetric=True,
+        model, converted = onnx.load(str(source)), None
+        try:  # 4-bit tables need opset 21 (the quantizer would only relabel the graph, breaking e.g. ReduceL2)
+            converted = onnx.version_converter.convert_version(model, TABLES_OPSET) if tables else None
+        except Exception as exc:  # noqa: BLE001 - the converter raises many kinds; keep the tables in fp32
+            log.warning("embedding tables kept in fp32: the graph does not convert to opset %d (%s)",
+                        TABLES_OPSET, str(exc).splitlines()[0][:200])
+        if converted is not None:
+            with np.errstate(invalid="ignore"):  # all-zero blocks (padding rows): a zero scale, then 0
+                lookups = MatMulNBitsQuantizer(converted, bits=4, block_size=W8_BLOCK, is_symmetric=True,
+                                              accuracy_level=W8_ACCURACY, op_types_to_quantize=("Gather",),
+                                              quant_axes=(("Gather", 1),))
+                lookups.process()
+            model = lookups.model.model
+        weights = MatMulNBitsQuantizer(model, bits=8, block_size=W8_BLOCK, is_symmetric=True,
                                        accuracy_level=W8_ACCURACY, op_types_to_quantize=("MatMul",))
         weights.process()
         weights.model.save_model_to_file(str(dest), use_external_data_format=False)
@@ -105,7 +130,7 @@ def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, i
         torch.onnx.export(Graph().eval(), tuple(example[n] for n in names), str(dest / "model.onnx"),
                           input_names=names, output_names=[output], dynamic_axes=axes, opset_version=OPSET,
                           dynamo=False)
-    weights8(dest / "model.onnx", dest / "model.w8.onnx")
+    weights8(dest / "model.onnx", dest / "model.w8.onnx", tables=not int8)  # 4-bit tables: classifiers
     if not int8:
         return
     with warnings.catch_warnings():
@@ -158,7 +183,8 @@ def export_classifier(estimator, dest: Path) -> None:
     backend.enable_truncation(int(estimator.max_length))  # longest_first, as tokenizer(..., truncation=True)
     backend.save(str(dest / "tokenizer.json"))
     _write_info(dest, {"kind": "classifier", "max_seq_length": int(estimator.max_length),
-                       "dimension": int(model.config.num_labels), "inputs": names, "opset": OPSET})
+                       "dimension": int(model.config.num_labels), "inputs": names, "opset": OPSET,
+                       "target": getattr(estimator, "default_target_", "") or "target"})
 
 
 def _write_info(dest: Path, info: dict) -> None:
