@@ -66,9 +66,9 @@ def precision_option(func):
     wrapper = click.option("--int8", is_flag=True, hidden=True, help="Same as --precision int8.")(wrapper)
     return click.option("--precision", type=click.Choice(CHOICES), default="auto", show_default=True,
                         help="Which copy of the model's ONNX graphs to run: fp32; w8 (8-bit weights: starts in "
-                        "half the time and memory, same labels); int8 (int8 arithmetic: fast on VNNI/AMX CPUs, "
-                        "labels may differ; sentence encoders only); auto: w8 for up to 64 statements, else "
-                        "fp32.")(wrapper)
+                        "half the time and memory; close calls may change: 6 of 329 dev labels for the "
+                        "champion); int8 (int8 arithmetic, sentence encoders only, labels may differ); auto: "
+                        "w8 for up to 64 statements, else fp32.")(wrapper)
 
 
 def console():

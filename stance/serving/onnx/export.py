@@ -84,7 +84,7 @@ def weights8(source: Path, dest: Path, tables: bool = True) -> None:
         root.setLevel(root_level)
     quantizer = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
     level = quantizer.level
-    quantizer.setLevel(logging.WARNING)  # it reports every node it visits at INFO
+    quantizer.setLevel(logging.ERROR)  # every node it visits at INFO; the IR version it raises to 10 at WARNING
     try:
         model, converted = onnx.load(str(source)), None
         try:  # 4-bit tables need opset 21 (the quantizer would only relabel the graph, breaking e.g. ReduceL2)
