@@ -260,10 +260,9 @@ class Champion:
 
     def runs_as(self, precision: str) -> str:
         """The copy that runs for ``precision``: fp32 where an encoder has no such copy (as LeanModel does)."""
-        from stance.serving.onnx.inference import ONNX_FILE
+        from stance.serving.onnx.inference import holds_copy
 
-        found = all((self.folder / name / ONNX_FILE[precision]).is_file() for name in self.spec["encoders"])
-        return precision if found else "fp32"
+        return precision if holds_copy(self.folder, self.spec["encoders"], precision) else "fp32"
 
     def encoder_info(self, name: str) -> dict:
         return json.loads((self.folder / name / "encoder.json").read_text())

@@ -41,7 +41,7 @@ def check_copies(model_uri: str, tracking_uri: str, data) -> tuple[float, list[C
     No checks (and NaN) when the model has no lean form or no ONNX graph (TF-IDF alone)."""
     from sklearn.metrics import f1_score
 
-    from stance.serving.onnx.inference import ONNX_FILE
+    from stance.serving.onnx.inference import holds_copy
     from stance.serving.predict import load, score
     from stance.serving.rows import rows_from
 
@@ -57,7 +57,7 @@ def check_copies(model_uri: str, tracking_uri: str, data) -> tuple[float, list[C
     checks = []
     lean = reference.model
     for precision in ("w8", "int8"):
-        if not all((lean.folder / name / ONNX_FILE[precision]).is_file() for name in lean.spec["encoders"]):
+        if not holds_copy(lean.folder, lean.spec["encoders"], precision):
             continue  # no such copy: it would run fp32
         model = load(model_uri, tracking_uri, precision=precision)
         labels = [row["label"] for row in score(model, rows, progress=False)]

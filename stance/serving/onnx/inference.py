@@ -35,6 +35,11 @@ BATCH = 16
 _WHITE_SPACES = re.compile(r"\s\s+")
 
 
+def holds_copy(folder: Path, encoders, precision: str) -> bool:
+    """Whether every encoder folder of an artefact holds its graph at ``precision`` (else it runs fp32)."""
+    return all((Path(folder) / name / ONNX_FILE[precision]).is_file() for name in encoders)
+
+
 def _threads() -> int:
     try:
         return len(os.sched_getaffinity(0))
