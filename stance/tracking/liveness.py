@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 TAG_HOST, TAG_PID, TAG_PID_START = "stance.host", "stance.pid", "stance.pid_start"
@@ -61,7 +62,20 @@ def reap(client: MlflowClient, experiment_ids: list[str] | None = None) -> list[
             continue
         if alive(pid, tags.get(TAG_PID_START, "")):
             continue
-        client.set_tag(run.info.run_id, TAG_END_REASON, f"process {pid} on {host} ended without closing the run")
-        client.set_terminated(run.info.run_id, "FAILED")
+        try:
+            client.set_tag(run.info.run_id, TAG_END_REASON, f"process {pid} on {host} ended without closing the run")
+            client.set_terminated(run.info.run_id, "FAILED")
+        except MlflowException:
+            if _reaped_elsewhere(client, run.info.run_id):
+                continue
+            raise
         reaped.append(run.info.run_id)
     return reaped
+
+
+def _reaped_elsewhere(client: MlflowClient, run_id: str) -> bool:
+    """Whether another process is marking this run (two commands opened the store together and
+    both found it): its end reason is already set or the run has ended. The one that set the
+    tag first marks it FAILED; this one leaves it alone."""
+    run = client.get_run(run_id)
+    return TAG_END_REASON in run.data.tags or run.info.status != "RUNNING"

@@ -266,6 +266,39 @@ def test_a_live_run_is_left_alone_and_the_next_train_reaps_a_dead_one(make_cfg):
     client.set_terminated(live.info.run_id, "FINISHED")
 
 
+REAP_AT = """
+import sys, time
+from mlflow.tracking import MlflowClient
+from stance.tracking.liveness import reap
+client = MlflowClient(sys.argv[1])
+experiment = client.get_experiment_by_name("dead-runs").experiment_id
+while time.time() < float(sys.argv[2]):
+    pass
+print(len(reap(client, [experiment])))
+"""
+
+
+@pytest.mark.slow
+def test_two_commands_opening_the_store_together_both_mark_the_dead_runs(tmp_path):
+    # two workers of one search open the store at the same moment and find the same dead runs;
+    # the second used to fail on the unique key of the end-reason tag the first had just written
+    from stance.tracking.liveness import owner_tags
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("dead-runs")
+    for _ in range(3):  # rounds: the race is one of timing
+        dead = [client.create_run(experiment, tags={**owner_tags(), "stance.pid": "999999999"}).info.run_id
+                for _ in range(20)]
+        start = time.time() + 6  # after both have imported MLflow
+        workers = [subprocess.Popen([sys.executable, "-c", REAP_AT, uri, str(start)], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [w.communicate(timeout=120) for w in workers]
+        assert [w.returncode for w in workers] == [0, 0], [err[-1500:] for _, err in outputs]
+        assert sum(int(out) for out, _ in outputs) >= len(dead)
+        assert {client.get_run(r).info.status for r in dead} == {"FAILED"}
+
+
 def without_file_override(command: list[str]) -> list[str]:
     """``command`` run so that file permissions bind it: as root, without the capabilities
     that let root write a read-only file (CAP_DAC_OVERRIDE and friends, via setpriv)."""
