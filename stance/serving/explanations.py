@@ -28,6 +28,7 @@ import numpy as np
 
 from stance.errors import StanceError
 from stance.labels import LABELS, target_or
+from stance.serving.precision import resolve
 from stance.serving.predict import DEFAULT_MODEL, load
 from stance.serving.rows import rows_from
 
@@ -206,8 +207,6 @@ def explain(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | None
     if isinstance(statements, list) and all(isinstance(s, dict) for s in statements):  # keep article spans
         rows = [{**row, **{k: s[k] for k in ("article_start", "article_end") if k in s}}
                 for row, s in zip(rows, statements)]
-    from stance.serving.precision import resolve
-
     model = load(model_uri, tracking_uri, lean, resolve(precision, len(rows)))
     return [record(row, e) for row, e in zip(rows, explain_rows(model, rows, method, span))]
 

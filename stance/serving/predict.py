@@ -19,6 +19,7 @@ from stance.errors import StanceError
 from stance.labels import LABELS
 from stance.scores import in_label_order
 from stance.serving.output import COLUMNS
+from stance.serving.precision import resolve
 from stance.serving.rows import rows_from
 from stance.tracking.store import CHAMPION_URI, default_tracking_uri
 
@@ -98,8 +99,6 @@ def load(model_uri: str = DEFAULT_MODEL, tracking_uri: str | None = None, lean: 
     ``precision`` picks the copy of its ONNX graphs (:mod:`stance.serving.precision`); ``auto``
     means fp32 here, where the number of statements to come is not known.
     """
-    from stance.serving.precision import resolve
-
     tracking_uri = tracking_uri or default_tracking_uri()
     precision = resolve(precision)
     if lean:
@@ -125,8 +124,6 @@ def classify(statements, model_uri: str = DEFAULT_MODEL, tracking_uri: str | Non
 
     Parameters are those of :func:`predict`; returns a list of dicts with the same keys as its columns.
     """
-    from stance.serving.precision import resolve
-
     rows = rows_from(statements, target)
     return score(load(model_uri, tracking_uri, lean, resolve(precision, len(rows))), rows, progress, prior_shift)
 
@@ -224,8 +221,6 @@ def classify_article(path: str | Path, model_uri: str = DEFAULT_MODEL, tracking_
     if not statements:
         raise StanceError("no statements found in the article (only boilerplate?)", path=path)
     rows = rows_from([{"id": s["id"], "text": s["text"], "target": s["target"]} for s in statements])
-    from stance.serving.precision import resolve
-
     model = load(model_uri, tracking_uri or default_tracking_uri(), lean, resolve(precision, len(rows)))
     predicted = score(model, rows, progress=False)
     out, by_holder = [], {}

@@ -12,6 +12,7 @@ reading the artefact does not (:mod:`stance.serving.onnx.inference`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from stance.io import replace_folder
@@ -61,6 +63,22 @@ def _fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _root_logger_kept(level: int | None = None) -> Iterator[None]:
+    """Run a block (at ``level``, if given) and leave the root logger's level and handlers as they
+    were: ONNX Runtime's quantizers log to it, or configure it when imported."""
+    root = logging.getLogger()
+    handlers, previous = list(root.handlers), root.level
+    if level is not None:
+        root.setLevel(level)
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(previous)
+
+
 def weights8(source: Path, dest: Path, tables: bool = True) -> None:
     """``source`` with 8-bit weights as ``dest``: its matrix multiplies as ``MatMulNBits`` (symmetric
     blocks of :data:`W8_BLOCK` along the inner dimension, multiplied at :data:`W8_ACCURACY`) and its
@@ -74,14 +92,8 @@ def weights8(source: Path, dest: Path, tables: bool = True) -> None:
     import onnx
     import onnx.version_converter
 
-    root = logging.getLogger()
-    handlers, root_level = list(root.handlers), root.level
-    try:
+    with _root_logger_kept():  # its import calls logging.basicConfig(level=INFO)
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-    finally:  # its import calls logging.basicConfig(level=INFO): undo that
-        for handler in [h for h in root.handlers if h not in handlers]:
-            root.removeHandler(handler)
-        root.setLevel(root_level)
     quantizer = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
     level = quantizer.level
     quantizer.setLevel(logging.ERROR)  # every node it visits at INFO; the IR version it raises to 10 at WARNING
@@ -123,8 +135,6 @@ def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, i
             return call(self.inner, dict(zip(names, inputs)))
 
     axes = {name: {0: "batch", 1: "tokens"} for name in names} | {output: {0: "batch"}}
-    root = logging.getLogger()
-    level = root.level
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shapes the dynamic axes cover
         torch.onnx.export(Graph().eval(), tuple(example[n] for n in names), str(dest / "model.onnx"),
@@ -133,13 +143,10 @@ def _to_onnx(module, call, names: list[str], example, dest: Path, output: str, i
     weights8(dest / "model.onnx", dest / "model.w8.onnx", tables=not int8)  # 4-bit tables: classifiers
     if not int8:
         return
-    with warnings.catch_warnings():
-        root.setLevel(logging.ERROR)  # the quantizer's advice on pre-processing goes to the root logger
-        try:
-            quantize_dynamic(str(dest / "model.onnx"), str(dest / "model.int8.onnx"), per_channel=True,
-                             weight_type=QuantType.QInt8)
-        finally:
-            root.setLevel(level)
+    # the quantizer's advice on pre-processing goes to the root logger
+    with warnings.catch_warnings(), _root_logger_kept(logging.ERROR):
+        quantize_dynamic(str(dest / "model.onnx"), str(dest / "model.int8.onnx"), per_channel=True,
+                         weight_type=QuantType.QInt8)
 
 
 def _input_names(tokenizer) -> list[str]:
